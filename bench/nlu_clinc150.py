@@ -1,0 +1,80 @@
+"""Measure the default NLU pipeline on CLINC150: train on data/nlu.yml, score validation_nlu.yml.
+
+Run: ``.venv/bin/python bench/nlu_clinc150.py [BOT_DIR] [KEY=VALUE ...]``. Prints in-scope intent
+accuracy (with and without the FallbackClassifier), out-of-scope recall (``out_of_scope`` or
+``nlu_fallback`` counts as caught), training time and parse latency p50/p99.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable without PYTHONPATH
+
+from engine.nlu import NLUPipeline  # noqa: E402
+from engine.training_data import load_nlu_files  # noqa: E402
+
+BOT = Path(__file__).resolve().parents[2] / "shared/reference/bots/clinc150"
+OUT_OF_SCOPE = {"out_of_scope", "nlu_fallback"}
+
+
+def _config() -> list[dict] | None:
+    """Rasa's default pipeline, with DIET options overridable as KEY=VALUE arguments."""
+    from engine.nlu import DEFAULT_PIPELINE
+
+    overrides = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)
+    if not overrides:
+        return None
+    specs = [dict(spec) for spec in DEFAULT_PIPELINE]
+    for spec in specs:
+        if spec["name"] == "DIETClassifier":
+            spec.update({k: float(v) for k, v in overrides.items()})
+    return specs
+
+
+def main(bot: Path) -> None:
+    train = load_nlu_files([bot / "data/nlu.yml"])
+    valid = load_nlu_files([bot / "validation_nlu.yml"])
+    pipeline = NLUPipeline.from_config(_config())
+    started = time.perf_counter()
+    pipeline.train(train)
+    train_seconds = time.perf_counter() - started
+    in_scope = raw_hits = fallback_hits = oos_total = oos_caught = 0
+    latencies = []
+    for example in valid.examples:
+        started = time.perf_counter()
+        result = pipeline.parse(example.text)
+        latencies.append((time.perf_counter() - started) * 1000)
+        top = result["intent"]["name"]
+        raw = next(
+            (r["name"] for r in result["intent_ranking"] if r["name"] != "nlu_fallback"), None
+        )
+        if example.intent == "out_of_scope":
+            oos_total += 1
+            oos_caught += top in OUT_OF_SCOPE
+        else:
+            in_scope += 1
+            raw_hits += raw == example.intent
+            fallback_hits += top == example.intent
+    latencies.sort()
+    print(f"train examples       {len(train.examples)}  intents {len(train.intents)}")
+    print(f"training time        {train_seconds:.1f} s")
+    model = next(c.model for c in pipeline.components if c.name == "DIETClassifier")
+    print(f"softmax temperature  {model.temperature:.3f} (fitted on held-out scores unless given)")
+    print(f"in-scope accuracy    {raw_hits / in_scope:.4f} (classifier)")
+    print(f"in-scope accuracy    {fallback_hits / in_scope:.4f} (after FallbackClassifier)")
+    print(
+        f"out-of-scope recall  {oos_caught / max(oos_total, 1):.4f} (out_of_scope or nlu_fallback)"
+    )
+    print(
+        f"parse latency        p50 {statistics.median(latencies):.2f} ms"
+        f"  p99 {latencies[int(len(latencies) * 0.99)]:.2f} ms"
+    )
+
+
+if __name__ == "__main__":
+    paths = [arg for arg in sys.argv[1:] if "=" not in arg]
+    main(Path(paths[0]) if paths else BOT)

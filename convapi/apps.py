@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConvapiConfig(AppConfig):
+    name = "convapi"
+    verbose_name = "convapi"

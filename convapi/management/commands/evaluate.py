@@ -1,0 +1,156 @@
+"""``manage.py evaluate --bot DIR --stories [FILE] | --nlu [FILE]``: Rasa's ``rasa test``.
+
+Story evaluation replays test stories (default: the bot's ``tests/``) against a model and writes
+``failed_test_stories.yml`` like Rasa; NLU evaluation scores a model (or, with
+``--cross-validation``, freshly trained pipelines per fold) on labelled NLU data. The reports
+are the dicts the HTTP endpoints return (API.md 4.12, 4.13), also written as JSON to ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from engine.errors import EngineError
+from engine.model import Model, load_model
+from engine.nlu_evaluation import confusion_matrix, cross_validate_nlu, evaluate_nlu
+from engine.project import Project, load_project
+from engine.story_evaluation import run_story_evaluation
+from engine.training import train
+from engine.training_data.nlu import NLUTrainingData, load_nlu_files
+from engine.training_data.stories import load_story_files
+
+_ALL = "__all__"  # --stories / --nlu given without a file
+
+
+class Command(BaseCommand):
+    help = "Evaluate a bot's test stories or NLU data (like `rasa test`)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bot", required=True, help="the bot directory")
+        what = parser.add_mutually_exclusive_group(required=True)
+        what.add_argument("--stories", nargs="?", const=_ALL, help="test stories (default tests/)")
+        what.add_argument("--nlu", nargs="?", const=_ALL, help="NLU data (default the bot's data/)")
+        parser.add_argument("--cross-validation", action="store_true", help="k-fold NLU test")
+        parser.add_argument("--folds", type=int, default=5, help="folds for --cross-validation")
+        parser.add_argument("--model", help="model archive (default: train or reuse in models/)")
+        parser.add_argument("--models-dir", default="models", help="where models are kept")
+        parser.add_argument("--out", default="results", help="where reports go")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        out = Path(options["out"])
+        try:
+            project = load_project(options["bot"])
+            if options["stories"]:
+                self._stories(project, options, out)
+            elif options["cross_validation"]:
+                self._cross_validate(project, options, out)
+            else:
+                self._nlu(project, options, out)
+        except (EngineError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+
+    # --- stories ---------------------------------------------------------------------------
+
+    def _stories(self, project: Project, options: dict[str, Any], out: Path) -> None:
+        files = project.test_files if options["stories"] == _ALL else [Path(options["stories"])]
+        if not files:
+            raise CommandError(f"the bot has no test stories in {project.root / 'tests'}")
+        test_stories = load_story_files(files)
+        model = self._model(project, options)
+        if not model.has_core:
+            raise CommandError("the model has no dialogue policies (it is NLU-only)")
+        evaluation = run_story_evaluation(
+            test_stories, ensemble=model.policies, domain=model.domain, parse=model.parse
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "failed_test_stories.yml").write_text(evaluation.failed_stories_yaml, "utf-8")
+        (out / "successful_test_stories.yml").write_text(
+            evaluation.successful_stories_yaml, "utf-8"
+        )
+        _write_json(out / "story_report.json", evaluation.result["report"])
+        self._print_report("Action", evaluation.result["report"])
+        result = evaluation.result
+        conversations = result["report"].get("conversation_accuracy", {})
+        self.stdout.write(
+            f"precision {result['precision']:.3f}  f1 {result['f1']:.3f}  "
+            f"accuracy {result['accuracy']:.3f}  stories correct "
+            f"{conversations.get('correct', 0)}/{conversations.get('total', 0)}"
+        )
+        self.stdout.write(f"Failed stories written to {out / 'failed_test_stories.yml'}")
+
+    # --- NLU -------------------------------------------------------------------------------
+
+    def _nlu_data(self, project: Project, options: dict[str, Any]) -> NLUTrainingData:
+        if options["nlu"] == _ALL:
+            return project.nlu
+        return load_nlu_files([Path(options["nlu"])])
+
+    def _nlu(self, project: Project, options: dict[str, Any], out: Path) -> None:
+        data = self._nlu_data(project, options)
+        model = self._model(project, options)
+        if model.nlu is None:
+            raise CommandError("the model has no NLU pipeline (it is Core-only)")
+        result = evaluate_nlu(model.nlu, data)
+        self._write_nlu(result, out)
+        intents = result["intent_evaluation"]
+        _write_json(out / "intent_confusion_matrix.json", confusion_matrix(intents))
+        self._print_report("Intent", intents["report"])
+        self._print_summary(result)
+
+    def _cross_validate(self, project: Project, options: dict[str, Any], out: Path) -> None:
+        data = self._nlu_data(project, options)
+        folds = options["folds"]
+        self.stdout.write(f"Cross-validating the NLU pipeline over {folds} folds...")
+        config = project.config
+        result = cross_validate_nlu(config.pipeline, data, folds, config.language)
+        self._write_nlu(result, out)
+        self._print_summary(result)
+
+    def _write_nlu(self, result: dict[str, Any], out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "intent_report.json", result["intent_evaluation"]["report"])
+        _write_json(out / "intent_errors.json", result["intent_evaluation"]["errors"])
+        for extractor, evaluation in result["entity_evaluation"].items():
+            _write_json(out / f"{extractor}_report.json", evaluation["report"])
+        responses = result["response_selection_evaluation"]
+        _write_json(out / "response_selection_report.json", responses["report"])
+        self.stdout.write(f"Reports written to {out}")
+
+    def _print_summary(self, result: dict[str, Any]) -> None:
+        sections = [("intents", result["intent_evaluation"])]
+        sections += [(f"entities ({name})", e) for name, e in result["entity_evaluation"].items()]
+        for label, evaluation in sections:
+            self.stdout.write(
+                f"{label}: precision {evaluation['precision']:.3f}  "
+                f"f1 {evaluation['f1_score']:.3f}  accuracy {evaluation['accuracy']:.3f}  "
+                f"errors {len(evaluation['errors'])}"
+            )
+
+    # --- shared ----------------------------------------------------------------------------
+
+    def _model(self, project: Project, options: dict[str, Any]) -> Model:
+        """The given archive, or the current one in models/ (trained first if out of date)."""
+        if options["model"]:
+            return load_model(options["model"])
+        result = train(project, output_dir=Path(options["models_dir"]))
+        verb = "Using" if result.skipped else "Trained"
+        self.stdout.write(f"{verb} model {result.path}")
+        return load_model(result.path)
+
+    def _print_report(self, label: str, report: dict[str, Any]) -> None:
+        self.stdout.write(f"{label:<32} precision  recall  f1-score  support")
+        for name, row in report.items():
+            if not isinstance(row, dict) or "f1-score" not in row:
+                continue
+            self.stdout.write(
+                f"{name[:32]:<32} {row['precision']:>9.3f} {row['recall']:>7.3f} "
+                f"{row['f1-score']:>9.3f} {int(row['support']):>8d}"
+            )
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), "utf-8")

@@ -1,0 +1,134 @@
+"""Reading query parameters and JSON bodies the way Rasa reads them (API.md conventions)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rest_framework.request import Request
+
+from convapi.errors import ApiError, bad_request
+from engine.errors import EventsValidationError
+from engine.events import Event, events_from_dicts
+from engine.schema import validate_events
+from engine.tracker import EventVerbosity
+
+
+def bool_param(request: Request, name: str, default: bool) -> bool:
+    """True only for the exact (case-insensitive) string ``true``, as in Rasa."""
+    value = request.query_params.get(name)
+    return default if value is None else value.lower() == "true"
+
+
+def float_param(request: Request, name: str) -> float | None:
+    """A finite float, or None when missing or unreadable (Rasa falls back to the default)."""
+    try:
+        value = float(request.query_params[name])
+    except (KeyError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def int_param(request: Request, name: str, default: int) -> int:
+    try:
+        return int(request.query_params[name])
+    except (KeyError, ValueError):
+        return default
+
+
+def verbosity_param(request: Request) -> EventVerbosity:
+    """``include_events``, with the Rasa Core 0.x ``ignore_restarts`` / ``events`` fallbacks."""
+    name = request.query_params.get("include_events")
+    if name is None:
+        if bool_param(request, "ignore_restarts", False):
+            return EventVerbosity.ALL
+        if request.query_params.get("events", "").lower() == "false":
+            return EventVerbosity.NONE
+        return EventVerbosity.AFTER_RESTART
+    try:
+        return EventVerbosity.from_name(name)
+    except ValueError:
+        choices = ", ".join(v.name for v in EventVerbosity)
+        raise bad_request(
+            f"Invalid parameter value for 'include_events'. Should be one of {choices}.",
+            parameter="include_events",
+            location="query",
+        ) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"'{name}' is not valid JSON")
+
+
+def json_body(request: Request) -> Any:
+    """The parsed JSON body, or None when empty; any unreadable body is a 400."""
+    raw = request.body
+    if not raw.strip():
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("The request body is not valid UTF-8.", parameter="") from None
+    try:
+        payload = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"The request body is not valid JSON: {exc}", parameter="") from None
+    # PostgreSQL cannot store NUL in text or jsonb: refuse it here rather than fail later.
+    if "\\u0000" in text and _has_nul(payload):
+        raise bad_request("Strings in the body may not contain NUL (\\u0000).", parameter="")
+    return payload
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any("\x00" in key or _has_nul(item) for key, item in value.items())
+    return False
+
+
+def events_body(request: Request) -> list[Event]:
+    """Posted events, validated against the events schema (one object or a list)."""
+    payload = json_body(request)
+    try:
+        items = validate_events(payload)
+        events = events_from_dicts(items)
+    except EventsValidationError as exc:
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"Failed to validate the events format. {exc}",
+            {"parameter": "", "in": "body"},
+        ) from None
+    if not events:
+        raise bad_request("Couldn't extract a proper event from the request body.", parameter="")
+    return events
+
+
+def checked_parse_data(text: str, parse_data: dict | None) -> None:
+    """A posted message is stored as a ``user`` event, so it must pass the events schema too
+    (an intent name that is not a string would be stored and break every later read)."""
+    event: dict[str, Any] = {"event": "user", "text": text}
+    if parse_data is not None:
+        event["parse_data"] = parse_data
+    try:
+        validate_events(event)
+    except EventsValidationError as exc:
+        raise bad_request(f"'parse_data' is not valid. {exc}", parameter="parse_data") from None
+
+
+def text_body(request: Request, *, limit: int) -> str:
+    """The raw body as text, up to ``limit`` bytes (training data may exceed the JSON limit)."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > limit:
+        raise bad_request(f"The request body is larger than {limit} bytes.", parameter="")
+    raw = request._request.read(limit + 1) if length else b""
+    if len(raw) > limit:
+        raise bad_request(f"The request body is larger than {limit} bytes.", parameter="")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad_request("The request body is not valid UTF-8.", parameter="") from None

@@ -1,0 +1,267 @@
+"""Conversation turns: lock the conversation, run the engine's processor, persist.
+
+Each function here is one service a view (or a task) calls. The processor applies its
+events to the tracker restored from the snapshot; the store appends exactly those events
+in the same transaction, under the conversation's row lock (API.md 4.19), so turns on
+one conversation never interleave, whatever the number of web workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from convapi.assistant import Assistant
+from convapi.errors import ApiError, conversation_not_found, no_model_loaded
+from engine.endpoints import Endpoints, read_endpoints
+from engine.errors import EngineError
+from engine.model import Model
+from engine.output import with_recipient
+from engine.processor import MessageProcessor, TurnResult, UnknownActionError, UnknownIntentError
+from engine.story_writer import write_test_stories
+from engine.tracker import EventVerbosity, Tracker
+from jobs.reminders import reminders_schedule
+from trackers import store
+from trackers.services import state_events
+
+logger = logging.getLogger(__name__)
+
+# Events restored with the snapshot for a turn; the tracker loads more only if it must.
+TURN_WINDOW = 20
+
+Step = Callable[[MessageProcessor, Tracker], TurnResult]
+
+
+@dataclass
+class Turn:
+    result: TurnResult
+    state: dict[str, Any] | None
+    messages: list[dict]
+
+
+@cache
+def _endpoints_from(path: str) -> Endpoints:
+    return read_endpoints(path or None)
+
+
+def configured_endpoints() -> Endpoints:
+    """``CONVAPI_ENDPOINTS``, read once per path (as ``rasa run --endpoints`` does)."""
+    return _endpoints_from(settings.CONVAPI_ENDPOINTS)
+
+
+_processors: dict[tuple[int, str], MessageProcessor] = {}
+
+
+def processor_for(model: Model) -> MessageProcessor:
+    """One processor per loaded model and endpoints (it holds the renderer and action client)."""
+    key = (id(model), settings.CONVAPI_ENDPOINTS)
+    processor = _processors.get(key)
+    if processor is None or processor.model is not model:
+        _processors.clear()
+        endpoint = configured_endpoints().action_endpoint
+        processor = _processors[key] = MessageProcessor(model, action_endpoint=endpoint)
+    return processor
+
+
+def _model(assistant: Assistant) -> Model:
+    if assistant.model is None:
+        raise no_model_loaded()
+    return assistant.model
+
+
+def run_turn(
+    *,
+    sender_id: str,
+    assistant: Assistant,
+    step: Step,
+    verbosity: EventVerbosity | None = EventVerbosity.AFTER_RESTART,
+    must_exist: bool = False,
+    state_before_step: bool = False,
+) -> Turn:
+    """Run ``step`` on the conversation's tracker under its lock and store its events."""
+    processor = processor_for(_model(assistant))
+    context = assistant.tracker_context()
+    with transaction.atomic():
+        if must_exist and store.conversation_get(sender_id=sender_id) is None:
+            raise conversation_not_found()
+        conversation = store.conversation_lock(sender_id=sender_id)
+        tracker = store.tracker_restore(conversation, context.slot_defaults, window=TURN_WINDOW)
+        state = None
+        if state_before_step:
+            # Rasa's /execute answers with the tracker as fetched before the action ran.
+            refresh = processor.refresh_session(tracker, sender_id=sender_id)
+            store.events_persist(conversation, tracker, refresh, context.slot_defaults)
+            state = _state(conversation, tracker, verbosity)
+        result = step(processor, tracker)
+        store.events_persist(conversation, tracker, result.events, context.slot_defaults)
+        # Reminders the turn set or cancelled are scheduled once the events are committed.
+        reminders_schedule(sender_id=sender_id, events=result.events)
+        if not state_before_step:
+            state = _state(conversation, tracker, verbosity)
+    return Turn(result=result, state=state, messages=with_recipient(result.messages, sender_id))
+
+
+def _state(
+    conversation: Any, tracker: Tracker, verbosity: EventVerbosity | None
+) -> dict[str, Any] | None:
+    if verbosity is None:
+        return None
+    shown = state_events(conversation, verbosity, latest_session_only=True)
+    return tracker.current_state(verbosity, events=shown)
+
+
+def conversation_message(
+    *,
+    sender_id: str,
+    text: str,
+    assistant: Assistant,
+    metadata: dict | None = None,
+    input_channel: str | None = "rest",
+    message_id: str | None = None,
+) -> Turn:
+    """A user message through the full turn (REST webhook, 0.x ``/respond``)."""
+
+    def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
+        return processor.handle_message(
+            tracker,
+            text=text,
+            sender_id=sender_id,
+            input_channel=input_channel,
+            metadata=metadata,
+            message_id=message_id,
+        )
+
+    return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=None)
+
+
+def conversation_log_message(
+    *,
+    sender_id: str,
+    text: str,
+    parse_data: dict | None,
+    verbosity: EventVerbosity,
+    assistant: Assistant,
+) -> Turn:
+    """``POST /messages``: the user event and its slots, no prediction."""
+
+    def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
+        return processor.log_message(tracker, text=text, sender_id=sender_id, parse_data=parse_data)
+
+    return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=verbosity)
+
+
+def conversation_trigger_intent(
+    *,
+    sender_id: str,
+    intent: str,
+    entities: list[dict] | dict | None,
+    assistant: Assistant,
+    verbosity: EventVerbosity = EventVerbosity.AFTER_RESTART,
+) -> Turn:
+    """An external intent (``/trigger_intent`` and reminders), then the prediction loop."""
+    if intent not in assistant.domain.intents:
+        raise ApiError(404, "NotFound", f"The intent '{intent}' does not exist in the domain.")
+
+    def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
+        return processor.trigger_intent(
+            tracker, intent=intent, entities=entities, sender_id=sender_id
+        )
+
+    try:
+        return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=verbosity)
+    except UnknownIntentError as exc:
+        raise ApiError(404, "NotFound", str(exc)) from None
+
+
+def conversation_execute(
+    *,
+    sender_id: str,
+    action_name: str,
+    policy: str | None,
+    confidence: float | None,
+    verbosity: EventVerbosity,
+    assistant: Assistant,
+) -> Turn:
+    """``POST /execute``: one action, nothing predicted after it."""
+    if action_name not in assistant.domain.action_names_or_texts:
+        raise ApiError(404, "NotFound", f"The action '{action_name}' does not exist in the domain.")
+
+    def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
+        return processor.execute_action(
+            tracker,
+            action_name=action_name,
+            policy=policy,
+            confidence=confidence,
+            sender_id=sender_id,
+        )
+
+    try:
+        return run_turn(
+            sender_id=sender_id,
+            assistant=assistant,
+            step=step,
+            verbosity=verbosity,
+            must_exist=True,
+            state_before_step=True,
+        )
+    except UnknownActionError as exc:
+        raise ApiError(404, "NotFound", str(exc)) from None
+
+
+def conversation_predict(*, sender_id: str, assistant: Assistant) -> dict[str, Any]:
+    """``POST /predict``: scores for every action, best first; the session may be refreshed."""
+    if not _model(assistant).has_core:
+        raise ApiError(409, "Conflict", "The loaded model has no dialogue policies to predict.")
+
+    def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
+        return processor.predict_next(tracker, sender_id=sender_id)
+
+    turn = run_turn(sender_id=sender_id, assistant=assistant, step=step, must_exist=True)
+    prediction = turn.result.prediction
+    if prediction is None:
+        raise ApiError(409, "Conflict", "The policies made no prediction.")
+    actions = assistant.domain.action_names_or_texts
+    scores = [
+        {"action": name, "score": score}
+        for name, score in zip(actions, prediction.probabilities, strict=False)
+    ]
+    scores.sort(key=lambda item: (-item["score"], item["action"]))
+    return {
+        "scores": scores,
+        "policy": prediction.policy_name,
+        "confidence": prediction.confidence,
+        "tracker": turn.state,
+    }
+
+
+def conversation_story(*, sender_id: str, all_sessions: bool, until: float | None) -> str:
+    """``GET /story``: the conversation as YAML test stories."""
+    conversation = store.conversation_get(sender_id=sender_id)
+    if conversation is None:
+        raise conversation_not_found()
+    events = store.events_load(conversation)
+    return write_test_stories(sender_id, events, all_sessions=all_sessions, until=until)
+
+
+def webhook_message(
+    *, sender_id: str, text: str, metadata: dict | None, input_channel: str, assistant: Assistant
+) -> list[dict]:
+    """The REST channel: like Rasa, a failing turn answers ``[]`` (and is logged)."""
+    try:
+        turn = conversation_message(
+            sender_id=sender_id,
+            text=text,
+            assistant=assistant,
+            metadata=metadata,
+            input_channel=input_channel,
+        )
+    except (EngineError, ApiError):
+        logger.exception("The turn of conversation '%s' failed", sender_id)
+        return []
+    return turn.messages

@@ -1,0 +1,107 @@
+"""Jobs and stored models (API.md section 13), and how the model routes run as jobs.
+
+A training or test request becomes a ``Job`` run by a Celery worker. With
+``callback_url`` the client gets 204 now and the result by POST later; with
+``?async=true`` it gets 202 and ``Location: /jobs/{id}``; otherwise the request waits for
+the job (the worker does the work) and answers as Rasa would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from convapi.assistant import current_assistant
+from convapi.errors import ApiError
+from convapi.modelops import model_directory
+from convapi.params import bool_param
+from convapi.views.base import GuardedView
+from jobs.models import Job
+from jobs.selectors import job_as_dict, job_get, job_list, models_list
+from jobs.services import job_submit, job_wait
+
+
+def job_response(
+    request: Request,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    body: str,
+    render: Callable[[Job], HttpResponse],
+) -> HttpResponse:
+    """Submit the work as a job and answer in the mode the client asked for."""
+    callback_url = request.query_params.get("callback_url", "").strip()
+    job = job_submit(kind=kind, params=params, body=body, callback_url=callback_url)
+    if callback_url:
+        return HttpResponse(status=204)
+    if bool_param(request, "async", False):
+        return _accepted(job)
+    job = job_wait(job=job, timeout=settings.CONVAPI_JOB_WAIT_SECONDS)
+    if job.status == Job.Status.SUCCEEDED:
+        return render(job)
+    if job.status == Job.Status.FAILED:
+        raise job_error(job)
+    return _accepted(job)  # still running after the wait: the client can poll it
+
+
+def job_error(job: Job) -> ApiError:
+    error = job.error or {}
+    return ApiError(
+        int(error.get("code", 500)),
+        str(error.get("reason", "UnexpectedError")),
+        str(error.get("message", "The job failed.")),
+        error.get("details") or {},
+        error.get("help"),
+    )
+
+
+def _accepted(job: Job) -> HttpResponse:
+    response = Response(job_as_dict(job), status=202)
+    response["Location"] = f"/jobs/{job.pk}"
+    return response
+
+
+class JobPagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+class JobListView(GuardedView):
+    """``GET /jobs``: newest first; ``?kind=``, ``?status=``, ``?limit=``, ``?offset=``."""
+
+    def get(self, request: Request) -> Response:
+        jobs = job_list(
+            kind=request.query_params.get("kind"), status=request.query_params.get("status")
+        )
+        paginator = JobPagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response([job_as_dict(job) for job in page])
+
+
+class JobDetailView(GuardedView):
+    """``GET /jobs/{id}``: status, progress, timings, result or error, callback attempts."""
+
+    def get(self, request: Request, job_id: str) -> Response:
+        job = job_get(job_id=job_id)
+        if job is None:
+            raise ApiError(404, "NotFound", f"Job '{job_id}' not found.")
+        return Response(job_as_dict(job, detail=True))
+
+
+class ModelListView(GuardedView):
+    """``GET /models``: the archives in the model directory and which one is served."""
+
+    def get(self, request: Request) -> Response:
+        assistant = current_assistant()
+        return Response(
+            models_list(
+                directory=model_directory(),
+                loaded_file=assistant.file_name if assistant else None,
+            )
+        )

@@ -1,0 +1,166 @@
+"""Custom actions on the action server (API.md section 9), over HTTP with ``requests``.
+
+``ActionServerClient`` is the small seam: one call, a JSON payload in and the response
+JSON out, failures as typed exceptions. ``RemoteAction`` turns the answer into events.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import requests
+
+from engine import __version__
+from engine.actions.base import Action, ActionContext, ActionRejected
+from engine.endpoints import ActionEndpoint
+from engine.errors import EngineError, EventsValidationError
+from engine.events import Event, events_from_dicts
+from engine.responses import bot_event
+from engine.schema import validate_events
+from engine.tracker import EventVerbosity
+
+logger = logging.getLogger(__name__)
+
+
+class ActionServerError(EngineError):
+    """The action server failed (connection, timeout, 5xx, invalid answer)."""
+
+
+class ActionNotFound(ActionServerError):
+    """The action server does not know the action (it answered 404)."""
+
+
+class ActionServerRejection(ActionServerError):
+    """The server answered 400 ``{action_name, error}``: the action rejected execution."""
+
+
+class DomainNeeded(ActionServerError):
+    """449: a server without a cached domain asks for the request again, domain included."""
+
+
+class ActionServerClient(Protocol):
+    endpoint: ActionEndpoint | None
+
+    def call(self, payload: dict) -> dict: ...
+
+
+class HttpActionServer:
+    """POSTs payloads to the ``action_endpoint`` url with its token, headers and timeout."""
+
+    def __init__(self, endpoint: ActionEndpoint, session: requests.Session | None = None) -> None:
+        self.endpoint = endpoint
+        self.session = session or requests.Session()
+
+    def call(self, payload: dict) -> dict:
+        params = {"token": self.endpoint.token} if self.endpoint.token else None
+        try:
+            response = self.session.post(
+                self.endpoint.url,
+                json=payload,
+                params=params,
+                headers=self.endpoint.headers or None,
+                timeout=self.endpoint.timeout,
+            )
+        except requests.RequestException as exc:
+            raise ActionServerError(f"the action server cannot be reached: {exc}") from exc
+        return _answer(response)
+
+
+def _answer(response: requests.Response) -> dict:
+    body = _json_or_none(response)
+    if response.status_code == 400:
+        message = body.get("error") if isinstance(body, dict) else None
+        raise ActionServerRejection(str(message or response.text))
+    if response.status_code == 449:
+        raise DomainNeeded("the action server needs the domain")
+    if response.status_code == 404:
+        raise ActionNotFound(f"the action server does not define it: {response.text[:200]}")
+    if response.status_code != 200:
+        raise ActionServerError(f"status {response.status_code}: {response.text[:200]}")
+    if not isinstance(body, dict):
+        raise ActionServerError("the action server's answer is not a JSON object")
+    return body
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def action_payload(name: str, ctx: ActionContext, *, with_domain: bool = False) -> dict:
+    """The request body: next action, sender, full tracker state, domain unless selective."""
+    payload: dict[str, Any] = {
+        "next_action": name,
+        "sender_id": ctx.sender_id,
+        # Like Rasa >= 3.6, the action server sees the whole latest session, not a window.
+        "tracker": ctx.tracker.current_state(
+            EventVerbosity.ALL, events=ctx.tracker.session_events()
+        ),
+        "version": __version__,
+    }
+    endpoint = ctx.server.endpoint if ctx.server is not None else None
+    selective = endpoint is not None and endpoint.enable_selective_domain
+    if with_domain or not selective or name in ctx.domain.actions_which_need_domain:
+        payload["domain"] = ctx.domain.as_dict()
+    return payload
+
+
+class RemoteAction(Action):
+    """A custom action: runs on the action server; failures follow Rasa's rules."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def run(self, ctx: ActionContext) -> list[Event]:
+        """Events of the answer; 400 raises ``ActionRejected``; other failures raise
+        ``ActionServerError`` (the processor logs them and keeps only the action event)."""
+        if ctx.server is None:
+            raise ActionServerError(
+                f"no action_endpoint is configured, so custom action '{self.name}' cannot run"
+            )
+        try:
+            try:
+                body = ctx.server.call(action_payload(self.name, ctx))
+            except DomainNeeded:
+                body = ctx.server.call(action_payload(self.name, ctx, with_domain=True))
+        except ActionServerRejection as exc:
+            raise ActionRejected(self.name, str(exc)) from exc
+        return self._events(body, ctx)
+
+    def _events(self, body: dict, ctx: ActionContext) -> list[Event]:
+        responses = body.get("responses") or []
+        raw_events = body.get("events") or []
+        if not isinstance(responses, list) or not all(isinstance(r, dict) for r in responses):
+            raise ActionServerError(f"'{self.name}': 'responses' must be a list of objects")
+        if not isinstance(raw_events, list):
+            raise ActionServerError(f"'{self.name}': 'events' must be a list")
+        try:
+            events = events_from_dicts(validate_events(raw_events)) if raw_events else []
+        except EventsValidationError as exc:
+            raise ActionServerError(f"'{self.name}' returned invalid events: {exc}") from exc
+        return [*self._bot_events(responses, ctx), *events]
+
+    def _bot_events(self, responses: list[dict], ctx: ActionContext) -> list[Event]:
+        events: list[Event] = []
+        for item in responses:
+            response = dict(item)
+            name = response.pop("response", None) or response.pop("template", None)
+            response.pop("template", None)
+            draft: dict[str, Any] = {}
+            if name:
+                values = {k: v for k, v in response.items() if k not in ("buttons",)}
+                generated = ctx.renderer.generate(
+                    name, ctx.tracker.slots, ctx.output_channel, **values
+                )
+                if generated is None:
+                    continue
+                draft = {**generated, "utter_action": name}
+            buttons = response.pop("buttons", None) or []
+            if buttons:
+                draft["buttons"] = [*(draft.get("buttons") or []), *buttons]
+            draft.update({k: v for k, v in response.items() if v})
+            events.append(bot_event(draft))
+        return events

@@ -1,0 +1,224 @@
+"""A linear intent classifier over the stacked sparse features, stored as plain arrays.
+
+Training uses liblinear's one-vs-rest linear SVM: on CLINC150 it is as accurate as multinomial
+logistic regression and about five times faster. Its decision scores become probabilities by a
+softmax whose temperature and per-class offsets are fitted by maximum likelihood on scores of
+examples the SVM did not see (a stratified fifth held out, fitted on a second thread while the
+full model trains), so the FallbackClassifier's thresholds act on calibrated confidences. The
+offsets matter for a diffuse class such as CLINC150's ``out_of_scope``: one-vs-rest scores it
+low, and its offset gives it back its share. Small data sets, too small to hold anything out,
+keep a fixed temperature. Prediction is done here from the coefficient arrays, both after
+training and after loading, so a loaded model answers exactly like the one that was saved.
+"""
+
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedShuffleSplit
+from sklearn.svm import LinearSVC
+
+from engine.nlu.message import Message
+from engine.nlu.storage import Store
+
+# Calibration needs this many examples of every intent (a fifth of them are held out) ...
+CALIBRATION_MIN_PER_CLASS = 10
+# ... and keeps the temperature inside these bounds (a degenerate fit cannot flatten or spike).
+TEMPERATURE_BOUNDS = (0.02, 1.0)
+
+
+def sequence_bigrams(message: Message) -> list[str]:
+    """Adjacent lower-cased token pairs: a cheap stand-in for DIET's view of word order."""
+    words = [t.text.lower() for t in message.tokens]
+    return [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+class LinearModel:
+    """Softmax over SVM scores of (log-scaled, idf-weighted, per-block L2-normalised) features.
+
+    Each featurizer's block is normalised on its own so that the many char n-grams do not drown
+    the few words: that is worth about half a point of accuracy on CLINC150.
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float = 2.0,
+        max_iter: int = 1000,
+        bigrams: bool = True,
+        temperature: float | None = None,
+    ) -> None:
+        self.C = C
+        self.max_iter = max_iter
+        self.bigrams = bigrams
+        self.fixed_temperature = temperature
+        self.temperature = 0.2 if temperature is None else temperature
+        self.offsets: np.ndarray | None = None
+        self.classes: np.ndarray = np.array([], dtype=str)
+        self.coef: np.ndarray | None = None
+        self.intercept: np.ndarray | None = None
+        self.idf: np.ndarray | None = None
+        self.bigram_vocab: dict[str, int] = {}
+        self._coef_t: np.ndarray | None = None
+
+    def _blocks(self, messages: list[Message], grow: bool) -> list[sp.csr_matrix]:
+        """One matrix per featurizer (stacked per block: far cheaper than per-message hstack)."""
+        count = len(messages[0].sentence_features) if messages else 0
+        blocks = [
+            sp.vstack([m.sentence_features[i] for m in messages], format="csr")
+            for i in range(count)
+        ]
+        if self.bigrams:
+            blocks.append(self._bigram_matrix(messages, grow))
+        # No features at all: one empty column keeps the shapes valid (the intercept decides).
+        return blocks or [sp.csr_matrix((len(messages), 1))]
+
+    def _bigram_matrix(self, messages: list[Message], grow: bool) -> sp.csr_matrix:
+        indices, indptr = [], [0]
+        for message in messages:
+            for gram in sequence_bigrams(message):
+                if grow and gram not in self.bigram_vocab:
+                    self.bigram_vocab[gram] = len(self.bigram_vocab)
+                if gram in self.bigram_vocab:
+                    indices.append(self.bigram_vocab[gram])
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float64)
+        shape = (len(messages), max(len(self.bigram_vocab), 1))
+        return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+    def _scale(self, blocks: list[sp.csr_matrix]) -> sp.csr_matrix:
+        assert self.idf is not None
+        scaled, offset = [], 0
+        for block in blocks:
+            block = block.astype(np.float64)
+            block.data = np.log1p(np.abs(block.data))
+            block = block @ sp.diags(self.idf[offset : offset + block.shape[1]])
+            offset += block.shape[1]
+            norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1))).ravel()
+            norms[norms == 0] = 1.0
+            scaled.append(sp.diags(1.0 / norms) @ block)
+        return sp.hstack(scaled, format="csr")
+
+    def fit(self, messages: list[Message], labels: list[str], seed: int) -> None:
+        blocks = self._blocks(messages, grow=True)
+        raw = sp.hstack(blocks, format="csr")
+        document_freq = np.asarray((raw != 0).sum(axis=0)).ravel()
+        self.idf = np.log((1.0 + raw.shape[0]) / (1.0 + document_freq)) + 1.0
+        self.classes = np.array(sorted(set(labels)))
+        self.offsets = np.zeros(len(self.classes), dtype=np.float32)
+        if len(self.classes) == 1:  # nothing to separate: always that label
+            self.coef = np.zeros((1, raw.shape[1]), dtype=np.float32)
+            self.intercept = np.zeros(1, dtype=np.float32)
+            return
+        features = self._scale(blocks)
+        targets = np.searchsorted(self.classes, np.array(labels))
+        with ThreadPoolExecutor(max_workers=2) as pool:  # liblinear releases the GIL
+            held_out = pool.submit(self._held_out_scores, features, targets, seed)
+            self.coef, self.intercept = self._svm(features, targets, seed)
+            scores = held_out.result()
+        if scores is not None:
+            self.temperature, offsets = fit_calibration(*scores, self.fixed_temperature)
+            self.offsets = offsets.astype(np.float32)
+
+    def _svm(self, features: sp.csr_matrix, targets: np.ndarray, seed: int) -> tuple:
+        """Coefficients and intercepts, one row per class (also for two classes)."""
+        model = LinearSVC(C=self.C, max_iter=self.max_iter, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(features, targets)
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1:  # binary: one row scores the second class against the first
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        return coef.astype(np.float32), intercept.astype(np.float32)
+
+    def _held_out_scores(
+        self, features: sp.csr_matrix, targets: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """SVM scores of a stratified fifth, from a model trained on the rest (None if too few)."""
+        if np.bincount(targets).min() < CALIBRATION_MIN_PER_CLASS:
+            return None
+        split = StratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=seed)
+        fit_rows, held_rows = next(split.split(np.zeros(len(targets)), targets))
+        coef, intercept = self._svm(features[fit_rows], targets[fit_rows], seed)
+        scores = np.asarray(features[held_rows] @ coef.T.astype(np.float64)) + intercept
+        return scores, targets[held_rows]
+
+    def predict(self, messages: list[Message]) -> np.ndarray:
+        """Probabilities, one row per message, columns in ``self.classes`` order."""
+        assert self.coef is not None and self.intercept is not None
+        scaled = self._scale(self._blocks(messages, grow=False))
+        if self._coef_t is None:  # converted once: per-parse conversion dominated latency
+            self._coef_t = np.ascontiguousarray(self.coef.T, dtype=np.float64)
+        scores = (np.asarray(scaled @ self._coef_t) + self.intercept) / self.temperature
+        if self.offsets is not None:
+            scores += self.offsets
+        scores -= scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def save(self, store: Store, name: str) -> dict[str, Any]:
+        assert self.coef is not None and self.intercept is not None and self.idf is not None
+        offsets = self.offsets if self.offsets is not None else np.zeros(len(self.classes))
+        store.save_arrays(
+            name, coef=self.coef, intercept=self.intercept, idf=self.idf, offsets=offsets
+        )
+        return {
+            "classes": self.classes.tolist(),
+            "bigrams": self.bigram_vocab if self.bigrams else None,
+            "temperature": self.temperature,
+        }
+
+    def load(self, store: Store, name: str, state: dict[str, Any]) -> None:
+        arrays = store.load_arrays(name)
+        self.coef, self.intercept, self.idf = arrays["coef"], arrays["intercept"], arrays["idf"]
+        self.offsets = arrays.get("offsets")  # absent in models saved before calibration
+        self.classes = np.array(state["classes"])
+        self.bigrams = state["bigrams"] is not None
+        self.bigram_vocab = state["bigrams"] or {}
+        self.temperature = float(state["temperature"])
+
+
+def fit_calibration(
+    scores: np.ndarray, targets: np.ndarray, temperature: float | None = None
+) -> tuple[float, np.ndarray]:
+    """Temperature and per-class offsets maximising the likelihood of held-out labels.
+
+    A given ``temperature`` is kept and only the offsets are fitted. The offsets carry a small
+    L2 penalty: with a score of 20 held-out examples per class they would otherwise chase noise.
+    """
+    rows = np.arange(len(targets))
+    fixed = temperature is not None
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        inverse = 1.0 / temperature if fixed else params[0]
+        offsets = params[1:]
+        logits = scores * inverse + offsets
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        value = -np.log(probs[rows, targets] + 1e-300).mean() + 1e-3 * offsets @ offsets
+        grad = probs
+        grad[rows, targets] -= 1.0
+        grad /= len(targets)
+        d_inverse = 0.0 if fixed else float((grad * scores).sum())
+        return value, np.concatenate([[d_inverse], grad.sum(axis=0) + 2e-3 * offsets])
+
+    low, high = TEMPERATURE_BOUNDS
+    start = np.concatenate([[1.0 / (temperature or 0.2)], np.zeros(scores.shape[1])])
+    bounds = [(1.0 / high, 1.0 / low)] + [(None, None)] * scores.shape[1]
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    fitted = temperature if fixed else float(1.0 / result.x[0])
+    return fitted, result.x[1:]
+
+
+def ranking(classes: np.ndarray, probs: np.ndarray, limit: int = 10) -> list[dict[str, Any]]:
+    """Top ``limit`` labels, best first; ties broken by name so output is deterministic."""
+    order = sorted(range(len(classes)), key=lambda i: (-probs[i], str(classes[i])))
+    return [{"name": str(classes[i]), "confidence": float(probs[i])} for i in order[:limit]]

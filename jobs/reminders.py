@@ -1,0 +1,186 @@
+"""Reminders (API.md section 7, ``reminder`` / ``cancel_reminder``): stored, fired by Celery.
+
+A turn that produced ``reminder`` events calls ``reminders_schedule`` inside its
+transaction: each becomes a ``Reminder`` row and, on commit, a task with ``eta`` at its
+time. A beat task also fires overdue rows, so a lost message or a restarted worker
+delays a reminder but never drops it. When it fires, the reminder counts only if the
+stored conversation still has it (not cancelled, no restart or new session since) and,
+with ``kill_on_user_msg``, the user has not spoken after it was set; then its intent
+goes through the external-intent path (``convapi.turns.conversation_trigger_intent``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from engine.events import Event, ReminderCancelled, ReminderScheduled, Restarted, UserUttered
+from engine.reminders import cancels
+from engine.tracker import applied_events
+from jobs.models import Reminder
+from trackers import store
+
+logger = logging.getLogger(__name__)
+
+# The eta task normally fires a reminder; the beat sweep takes those this late.
+OVERDUE_AFTER = timedelta(seconds=30)
+
+
+def reminders_schedule(*, sender_id: str, events: Sequence[Event]) -> None:
+    """Schedule and cancel what a turn's events ask for, in their order."""
+    for event in events:
+        if isinstance(event, ReminderScheduled):
+            reminder_schedule(sender_id=sender_id, reminder=event)
+        elif isinstance(event, ReminderCancelled):
+            reminder_cancel(sender_id=sender_id, cancellation=event)
+        elif isinstance(event, Restarted):
+            reminder_cancel(sender_id=sender_id, cancellation=ReminderCancelled())
+
+
+def reminder_schedule(*, sender_id: str, reminder: ReminderScheduled) -> Reminder:
+    """Store the reminder (one of the same name replaces the earlier) and queue its task."""
+    trigger_at = reminder.trigger_date_time
+    if trigger_at.tzinfo is None:
+        trigger_at = trigger_at.replace(tzinfo=UTC)
+    _pending(sender_id).filter(name=reminder.name).update(
+        status=Reminder.Status.CANCELLED, finished=timezone.now(), outcome="replaced"
+    )
+    row = Reminder.objects.create(
+        sender_id=sender_id,
+        name=reminder.name,
+        intent=reminder.intent,
+        entities=reminder.entities,
+        trigger_at=trigger_at,
+        kill_on_user_msg=reminder.kill_on_user_message,
+    )
+    _enqueue(row)
+    return row
+
+
+def reminder_cancel(*, sender_id: str, cancellation: ReminderCancelled) -> int:
+    """Cancel the pending reminders the event matches; how many."""
+    matched = [row.pk for row in _pending(sender_id) if cancels(cancellation, _as_event(row))]
+    return Reminder.objects.filter(pk__in=matched, status=Reminder.Status.SCHEDULED).update(
+        status=Reminder.Status.CANCELLED, finished=timezone.now(), outcome="cancelled"
+    )
+
+
+def reminder_fire(*, reminder_id: int) -> str:
+    """Fire one reminder if it is due and still scheduled; the outcome recorded on it."""
+    now = timezone.now()
+    row = Reminder.objects.filter(pk=reminder_id).first()
+    if row is None or row.status != Reminder.Status.SCHEDULED:
+        return "nothing to do"
+    if row.trigger_at > now + timedelta(seconds=1):
+        _enqueue(row)  # delivered early (a redelivered eta message): wait for its time
+        return "not yet"
+    claimed = Reminder.objects.filter(pk=row.pk, status=Reminder.Status.SCHEDULED).update(
+        status=Reminder.Status.FIRING
+    )
+    if not claimed:
+        return "nothing to do"
+    status, outcome = _fire(row)
+    Reminder.objects.filter(pk=row.pk).update(
+        status=status, outcome=outcome, finished=timezone.now()
+    )
+    return outcome
+
+
+def reminders_overdue() -> int:
+    """Queue reminders whose time passed without their task running; how many."""
+    rows = Reminder.objects.filter(
+        status=Reminder.Status.SCHEDULED, trigger_at__lte=timezone.now() - OVERDUE_AFTER
+    )
+    count = 0
+    for row in rows:
+        _enqueue(row)
+        count += 1
+    return count
+
+
+def _fire(row: Reminder) -> tuple[str, str]:
+    reason = _outdated_reason(row)
+    if reason:
+        return Reminder.Status.OUTDATED, reason
+    from convapi.assistant import current_assistant
+    from convapi.turns import conversation_trigger_intent
+
+    assistant = current_assistant()
+    if assistant is None or assistant.model is None:
+        return Reminder.Status.FAILED, "no model loaded"
+    try:
+        conversation_trigger_intent(
+            sender_id=row.sender_id,
+            intent=row.intent,
+            entities=row.entities or [],
+            assistant=assistant,
+        )
+    except Exception as exc:  # noqa: BLE001 - recorded on the row
+        logger.exception("Reminder %s failed", row.pk)
+        return Reminder.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    return Reminder.Status.FIRED, f"triggered intent '{row.intent}'"
+
+
+def _outdated_reason(row: Reminder) -> str:
+    """Why the stored conversation says this reminder no longer counts ("" if it does)."""
+    conversation = store.conversation_get(sender_id=row.sender_id)
+    if conversation is None:
+        return "the conversation no longer exists"
+    events = store.events_load(conversation, since_seq=conversation.latest_reset_seq)
+    if not any(_is_this(event, row) for event in applied_events(events)):
+        return "cancelled by a restart or a new session"
+    if row.kill_on_user_msg:
+        for event in reversed(events):
+            if _is_this(event, row):
+                break
+            if isinstance(event, UserUttered) and event.text:
+                return "the user spoke after it was set"
+    return ""
+
+
+def _is_this(event: Event, row: Reminder) -> bool:
+    return isinstance(event, ReminderScheduled) and event.name == row.name
+
+
+def _pending(sender_id: str):
+    return Reminder.objects.filter(sender_id=sender_id, status=Reminder.Status.SCHEDULED)
+
+
+def _as_event(row: Reminder) -> ReminderScheduled:
+    return ReminderScheduled(row.intent, row.trigger_at, row.entities, row.name)
+
+
+def _enqueue(row: Reminder) -> None:
+    reminder_id, eta = row.pk, row.trigger_at
+    transaction.on_commit(lambda: _send(reminder_id, eta))
+
+
+def _send(reminder_id: int, eta: datetime) -> None:
+    from jobs.tasks import fire_reminder
+
+    delay = (eta - timezone.now()).total_seconds()
+    if settings.CELERY_TASK_ALWAYS_EAGER and delay > 0:
+        # Eager Celery ignores eta; without a broker a timer in this process waits instead
+        # (the row stays stored: a restart of a broker-less server does not fire it).
+        timer = threading.Timer(delay, _fire_in_thread, args=(reminder_id,))
+        timer.daemon = True
+        timer.start()
+        return
+    try:
+        fire_reminder.apply_async((reminder_id,), eta=eta)
+    except Exception:  # noqa: BLE001 - the broker is down: the stored row is not lost
+        # The periodic sweep of overdue reminders sends it once the broker is back.
+        logger.warning("Broker unreachable: reminder %s waits for the periodic sweep", reminder_id)
+
+
+def _fire_in_thread(reminder_id: int) -> None:
+    try:
+        reminder_fire(reminder_id=reminder_id)
+    finally:
+        connection.close()

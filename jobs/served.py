@@ -1,0 +1,64 @@
+"""Which model every process serves, and the model server a beat task polls for it.
+
+One ``ServedModel`` row: ``PUT /model`` writes the archive path and bumps the version;
+each process compares versions (convapi/assistant.py) and loads the new archive. The
+archive must therefore be readable by every process at that path (one host, or a shared
+volume for the model directory).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from jobs.models import ServedModel
+
+SINGLETON = 1
+
+
+def served_model_get() -> ServedModel | None:
+    return ServedModel.objects.filter(pk=SINGLETON).first()
+
+
+def served_model_choose(*, path: str) -> int:
+    """Record ``path`` ("" = no model) as the model to serve; the new version."""
+    with transaction.atomic():
+        ServedModel.objects.get_or_create(pk=SINGLETON)
+        ServedModel.objects.filter(pk=SINGLETON).update(path=path, version=F("version") + 1)
+        return ServedModel.objects.get(pk=SINGLETON).version
+
+
+def served_model_poll(*, server: dict[str, Any] | None, every: float | None) -> None:
+    """Remember a model server to pull from every ``every`` seconds (None/0: never again)."""
+    next_pull = timezone.now() + timedelta(seconds=every) if server and every else None
+    with transaction.atomic():
+        ServedModel.objects.get_or_create(pk=SINGLETON)
+        ServedModel.objects.filter(pk=SINGLETON).update(
+            model_server=server if next_pull else None, next_pull=next_pull
+        )
+
+
+def served_model_claim_pull() -> dict[str, Any] | None:
+    """The model server config when a pull is due, claimed so that one worker pulls."""
+    now = timezone.now()
+    row = ServedModel.objects.filter(pk=SINGLETON, next_pull__lte=now).first()
+    if row is None or not row.model_server:
+        return None
+    every = float(row.model_server.get("wait_time_between_pulls") or 0)
+    claimed = ServedModel.objects.filter(pk=SINGLETON, next_pull=row.next_pull).update(
+        next_pull=now + timedelta(seconds=every) if every else None
+    )
+    return dict(row.model_server) if claimed else None
+
+
+def served_model_note_etag(*, etag: str | None) -> None:
+    """Keep the ETag of the pulled model, sent as ``If-None-Match`` next time."""
+    with transaction.atomic():
+        row = ServedModel.objects.select_for_update().filter(pk=SINGLETON).first()
+        if row is not None and row.model_server:
+            row.model_server = {**row.model_server, "etag": etag}
+            row.save(update_fields=["model_server", "updated"])

@@ -1,0 +1,73 @@
+"""Celery tasks: thin wrappers that take ids and call a service.
+
+Every task is ``acks_late`` (settings) and safe to run twice: the services claim their
+row with a conditional UPDATE before doing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import shared_task
+from django.conf import settings
+
+from jobs import services
+from jobs.callbacks import callback_deliver
+
+logger = logging.getLogger(__name__)
+
+_JOB_LIMIT = settings.CONVAPI_JOB_TIME_LIMIT
+
+
+@shared_task(
+    bind=True,
+    soft_time_limit=max(_JOB_LIMIT - 60, 1),
+    time_limit=_JOB_LIMIT,
+    max_retries=100,
+)
+def run_job(self, job_id: str) -> None:
+    try:
+        services.job_run(job_id=job_id)
+    except services.JobBusy:
+        if self.request.is_eager:
+            return  # the run that is alive is in this very process
+        # A duplicate delivery while another run is alive: look again once it would be stale.
+        raise self.retry(countdown=settings.CONVAPI_JOB_STALE_SECONDS) from None
+
+
+@shared_task(bind=True, soft_time_limit=300, time_limit=360, max_retries=50)
+def deliver_callback(self, job_id: str) -> str:
+    while True:
+        delivery = callback_deliver(job_id=job_id)
+        if delivery.retry_in is None:
+            return delivery.status
+        if not self.request.is_eager:
+            raise self.retry(countdown=delivery.retry_in)
+        time.sleep(delivery.retry_in)  # eager: no broker to hold the countdown
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def reap_stale_jobs() -> int:
+    return services.jobs_reap()
+
+
+@shared_task(soft_time_limit=60, time_limit=90)
+def fire_due_reminders() -> int:
+    from jobs.reminders import reminders_overdue
+
+    return reminders_overdue()
+
+
+@shared_task(bind=True, soft_time_limit=120, time_limit=150, max_retries=3)
+def fire_reminder(self, reminder_id: int) -> str:
+    from jobs.reminders import reminder_fire
+
+    return reminder_fire(reminder_id=reminder_id)
+
+
+@shared_task(soft_time_limit=600, time_limit=660)
+def pull_model_server() -> bool:
+    from convapi.model_server import model_server_poll_due
+
+    return model_server_poll_due()

@@ -1,0 +1,100 @@
+"""API test fixtures: a loaded assistant and a client speaking JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from convapi.assistant import (
+    Assistant,
+    assistant_from_domain_file,
+    assistant_from_model,
+    assistant_set,
+)
+from tests.conftest import BOTS
+
+
+class ApiClient(Client):
+    """Django's test client with JSON bodies by default."""
+
+    def post_json(self, path: str, body: Any, **kwargs) -> Any:
+        return self.post(path, json.dumps(body), content_type="application/json", **kwargs)
+
+    def put_json(self, path: str, body: Any, **kwargs) -> Any:
+        return self.put(path, json.dumps(body), content_type="application/json", **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _no_model_from_settings() -> Iterator[None]:
+    """Tests choose their assistant; none is loaded from CONVAPI_MODEL behind their back."""
+    assistant_set(None)
+    yield
+    assistant_set(None)
+
+
+@pytest.fixture
+def client() -> ApiClient:
+    return ApiClient()
+
+
+def _loaded(assistant: Assistant | None) -> Iterator[Assistant | None]:
+    assistant_set(assistant)
+    yield assistant
+    assistant_set(None)
+
+
+@pytest.fixture
+def initbot() -> Iterator[Assistant | None]:
+    """The loaded assistant knows initbot's domain (no trained model needed)."""
+    yield from _loaded(assistant_from_domain_file(BOTS / "initbot" / "domain.yml"))
+
+
+@pytest.fixture
+def formbot() -> Iterator[Assistant | None]:
+    yield from _loaded(assistant_from_domain_file(BOTS / "formbot" / "domain.yml"))
+
+
+@pytest.fixture
+def no_model() -> Iterator[None]:
+    yield from _loaded(None)
+
+
+@pytest.fixture
+def open_auth(settings) -> None:
+    settings.CONVAPI_AUTH_TOKEN = ""
+    settings.CONVAPI_JWT_SECRET = ""
+
+
+@pytest.fixture
+def token_auth(settings) -> None:
+    settings.CONVAPI_AUTH_TOKEN = "rasa"
+    settings.CONVAPI_JWT_SECRET = "core"
+    settings.CONVAPI_JWT_METHOD = "HS256"
+
+
+@pytest.fixture(scope="session")
+def initbot_archive(tmp_path_factory) -> Path:
+    """initbot trained once per test run."""
+    from engine.project import load_project
+    from engine.training import train
+
+    out = tmp_path_factory.mktemp("models")
+    return train(load_project(BOTS / "initbot"), output_dir=out).path
+
+
+@pytest.fixture(scope="session")
+def initbot_model(initbot_archive):
+    from engine.model import load_model
+
+    return load_model(initbot_archive)
+
+
+@pytest.fixture
+def trained_initbot(initbot_model) -> Iterator[Assistant | None]:
+    """The served assistant is a real trained initbot model."""
+    yield from _loaded(assistant_from_model(initbot_model))

@@ -1,0 +1,126 @@
+"""The tracker store: the snapshot is a cache of the log, and the log is append-only."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine.events import event_from_dict
+from engine.tracker import EventVerbosity, Tracker
+from trackers import store
+from trackers.models import AppendOnlyError, Conversation, Event
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "formbot")]
+
+
+def random_event(rng: random.Random) -> dict:
+    kind = rng.choice(
+        ["user", "action", "slot", "bot", "restart", "rewind", "undo", "loop", "session"]
+    )
+    if kind == "user":
+        intent = rng.choice(["greet", "inform", "affirm", "deny"])
+        return {
+            "event": "user",
+            "text": intent,
+            "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": []},
+        }
+    if kind == "action":
+        return {
+            "event": "action",
+            "name": rng.choice(["action_listen", "utter_greet", "restaurant_form"]),
+        }
+    if kind == "slot":
+        return {
+            "event": "slot",
+            "name": rng.choice(["cuisine", "num_people", "outdoor_seating"]),
+            "value": rng.randint(0, 9),
+        }
+    if kind == "bot":
+        return {"event": "bot", "text": "ok"}
+    if kind == "loop":
+        return {"event": "active_loop", "name": rng.choice(["restaurant_form", None])}
+    if kind == "session":
+        return {"event": "session_started"}
+    return {"event": kind}
+
+
+def test_it_rebuilds_every_snapshot_from_the_log_and_gets_the_same_state(client, formbot):
+    rng = random.Random(7)
+    slot_defaults = formbot.domain.slot_defaults()
+    for n in range(12):
+        sender = f"conv-{n}"
+        for _ in range(rng.randint(1, 6)):
+            batch = [random_event(rng) for _ in range(rng.randint(1, 8))]
+            assert (
+                client.post_json(f"/conversations/{sender}/tracker/events", batch).status_code
+                == 200
+            )
+    for conversation in Conversation.objects.all():
+        cached = dict(conversation.state)
+        assert store.snapshot_rebuild(conversation, slot_defaults) == cached
+        events = store.events_load(conversation)
+        full = Tracker.from_events(conversation.sender_id, events, slot_defaults)
+        restored = store.tracker_restore(conversation, slot_defaults)
+        none = EventVerbosity.NONE
+        assert restored.current_state(none) == full.current_state(none)
+
+
+def test_it_numbers_events_without_gaps(client):
+    client.post_json("/conversations/seq/tracker/events", [random_event(random.Random(1))] * 5)
+    client.post_json("/conversations/seq/tracker/events", [{"event": "bot", "text": "x"}])
+    seqs = list(Event.objects.filter(conversation__sender_id="seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert Conversation.objects.get(sender_id="seq").event_count == len(seqs)
+
+
+def test_it_refuses_to_change_a_stored_event(client):
+    client.post_json("/conversations/ro/tracker/events", {"event": "bot", "text": "x"})
+    row = Event.objects.filter(conversation__sender_id="ro").first()
+    row.text = "changed"
+    with pytest.raises(AppendOnlyError):
+        row.save()
+
+
+def test_it_rebuilds_a_snapshot_made_for_another_slot_layout(client, formbot):
+    client.post_json(
+        "/conversations/layout/tracker/events",
+        {"event": "slot", "name": "cuisine", "value": "thai"},
+    )
+    conversation = Conversation.objects.get(sender_id="layout")
+    tracker = store.tracker_restore(conversation, {"cuisine": None, "extra": 5})
+    state = tracker.current_state(EventVerbosity.NONE)
+    assert state["slots"] == {"cuisine": "thai", "extra": 5}
+
+
+def test_it_indexes_what_reviewers_filter_on(client):
+    client.post_json(
+        "/conversations/idx/tracker/events",
+        [
+            {
+                "event": "user",
+                "text": "hello there",
+                "parse_data": {"intent": {"name": "greet", "confidence": 1}, "entities": []},
+            },
+            {"event": "action", "name": "utter_greet"},
+        ],
+    )
+    rows = Event.objects.filter(conversation__sender_id="idx")
+    assert rows.get(type_name="user").intent_name == "greet"
+    assert rows.get(type_name="user").text == "hello there"
+    assert rows.get(action_name="utter_greet").type_name == "action"
+    assert Conversation.objects.get(sender_id="idx").latest_intent == "greet"
+
+
+def test_it_round_trips_stored_events_exactly(client):
+    posted = {
+        "event": "bot",
+        "text": "hi",
+        "data": {"buttons": [{"title": "a", "payload": "/a"}]},
+        "timestamp": 3.0,
+        "metadata": {"utter_action": "utter_x"},
+    }
+    client.put_json("/conversations/rt/tracker/events", [posted])
+    row = Event.objects.get(conversation__sender_id="rt")
+    assert store.event_from_row(row) == event_from_dict(posted)
+    assert row.data == event_from_dict(posted).to_dict()

@@ -1,0 +1,85 @@
+"""``manage.py train`` and ``manage.py evaluate`` as a bot author runs them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.conftest import BOTS, ROOT
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_it_trains_a_bot_and_prints_the_archive(tmp_path):
+    output = run("train", "--bot", str(BOTS / "initbot"), "--out", str(tmp_path))
+    archives = list(tmp_path.glob("*.tar.gz"))
+    assert len(archives) == 1
+    assert str(archives[0]) in output
+    assert "RulePolicy" in output  # progress per policy
+
+
+def test_it_skips_training_when_nothing_changed_unless_forced(tmp_path):
+    run("train", "--bot", str(BOTS / "initbot"), "--out", str(tmp_path))
+    run("train", "--bot", str(BOTS / "initbot"), "--out", str(tmp_path))
+    assert len(list(tmp_path.glob("*.tar.gz"))) == 1
+    run("train", "--bot", str(BOTS / "initbot"), "--out", str(tmp_path), "--force")
+    assert len(list(tmp_path.glob("*.tar.gz"))) == 2
+
+
+def test_it_evaluates_test_stories_and_writes_failed_stories(tmp_path):
+    out = tmp_path / "results"
+    output = run(
+        "evaluate", "--bot", str(BOTS / "initbot"), "--stories",
+        "--models-dir", str(tmp_path / "models"), "--out", str(out),
+    )  # fmt: skip
+    assert "accuracy" in output.lower()
+    report = json.loads((out / "story_report.json").read_text())
+    assert report["accuracy"] == 1.0
+    assert (out / "failed_test_stories.yml").exists()
+
+
+def test_it_cross_validates_nlu(tmp_path):
+    out = tmp_path / "results"
+    run(
+        "evaluate", "--bot", str(BOTS / "initbot"), "--nlu", "--cross-validation",
+        "--folds", "3", "--models-dir", str(tmp_path / "models"), "--out", str(out),
+    )  # fmt: skip
+    folds = json.loads((out / "intent_report.json").read_text())
+    assert len(folds) == 3
+    assert all("greet" in fold for fold in folds)
+
+
+def test_it_names_the_file_and_key_of_a_broken_bot(tmp_path):
+    bot = tmp_path / "bot"
+    shutil.copytree(BOTS / "initbot", bot)
+    stories = bot / "data" / "stories.yml"
+    stories.write_text(stories.read_text().replace("utter_greet", "utter_missing", 1))
+    with pytest.raises(CommandError) as error:
+        run("train", "--bot", str(bot), "--out", str(tmp_path / "models"))
+    assert "utter_missing" in str(error.value)
+
+
+@pytest.mark.slow
+def test_it_reports_user_errors_without_a_traceback(tmp_path):
+    bot = tmp_path / "bot"
+    shutil.copytree(BOTS / "initbot", bot)
+    (bot / "domain.yml").write_text("intents: [greet\n")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "train", "--bot", str(bot), "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "domain.yml" in result.stderr
+    assert not list(Path(tmp_path).glob("*.tar.gz"))

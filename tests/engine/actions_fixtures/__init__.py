@@ -1,0 +1,1 @@
+"""Custom actions served by a real rasa-sdk action server during the engine tests."""

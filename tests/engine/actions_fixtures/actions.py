@@ -1,0 +1,77 @@
+"""Actions for the tests: formbot's form validation and a few with special behaviour."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ReminderCancelled, ReminderScheduled, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import ActionExecutionRejection
+
+
+class ValidateRestaurantForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_restaurant_form"
+
+    def validate_num_people(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> dict:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = -1.0
+        if number > 0:
+            return {"num_people": number}
+        dispatcher.utter_message(response="utter_wrong_num_people")
+        return {"num_people": None}
+
+
+class ActionSetName(Action):
+    def name(self) -> str:
+        return "action_set_name"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        dispatcher.utter_message(text=f"Hello {tracker.sender_id}", buttons=[])
+        return [SlotSet("cuisine", "from the server")]
+
+
+class ActionReject(Action):
+    def name(self) -> str:
+        return "action_reject"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        raise ActionExecutionRejection("action_reject", "not now")
+
+
+class ActionSlow(Action):
+    def name(self) -> str:
+        return "action_slow"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        time.sleep(2)
+        return [SlotSet("cuisine", "too late")]
+
+
+class ActionEchoDomain(Action):
+    def name(self) -> str:
+        return "action_echo_domain"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        dispatcher.utter_message(text=f"domain has {len(domain or {})} sections")
+        return []
+
+
+class ActionRemind(Action):
+    def name(self) -> str:
+        return "action_remind"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        when = datetime.now(UTC) + timedelta(seconds=30)
+        return [
+            ReminderScheduled("greet", when, name="soon", kill_on_user_message=False),
+            ReminderScheduled("greet", when, name="never"),
+            ReminderCancelled(name="never"),
+        ]

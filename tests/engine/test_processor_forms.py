@@ -1,0 +1,161 @@
+"""formbot against a REAL rasa-sdk action server: form filling, validation, custom actions."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+from engine.actions.action_server import HttpActionServer, action_payload
+from engine.actions.base import ActionContext
+from engine.endpoints import ActionEndpoint
+from engine.events import ActionExecuted, ActionExecutionRejected, ActiveLoop, SlotSet
+from engine.processor import MessageProcessor
+from engine.reminders import InProcessReminderScheduler, apply_reminder_events
+from engine.responses import ResponseRenderer
+from tests.engine.processor_support import (
+    FakeClock,
+    formbot_model,
+    free_port,
+    new_tracker,
+    start_action_server,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    port = free_port()
+    process = start_action_server(port)
+    yield f"http://127.0.0.1:{port}/webhook"
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return formbot_model()
+
+
+@pytest.fixture
+def processor(model, server_url):
+    endpoint = ActionEndpoint(server_url, timeout=1.0)
+    return MessageProcessor(model, action_endpoint=endpoint, rng=random.Random(0))
+
+
+def _say(processor, tracker, text):
+    return processor.handle_message(tracker, text=text, sender_id="diner")
+
+
+def _texts(result) -> list[str]:
+    return [m.get("text") for m in result.messages]
+
+
+def test_it_fills_the_form_with_a_rejection_and_an_interruption(processor, model):
+    tracker = new_tracker(model, "diner")
+    assert _texts(_say(processor, tracker, "/request_restaurant")) == ["What cuisine?"]
+    assert tracker.active_loop_name == "restaurant_form"
+    assert _texts(_say(processor, tracker, '/inform{"cuisine": "italian"}')) == ["How many people?"]
+    invalid = _say(processor, tracker, '/inform{"number": "-2"}')
+    assert _texts(invalid) == [
+        "Number of people should be a positive integer, please try again",
+        "How many people?",
+    ]
+    assert tracker.slots["num_people"] is None
+    chitchat = _say(processor, tracker, "/chitchat")
+    assert ActionExecutionRejected("restaurant_form") in chitchat.events
+    assert _texts(chitchat) == ["chitchat", "How many people?"]
+    _say(processor, tracker, '/inform{"number": "4"}')
+    assert tracker.slots["num_people"] == 4.0
+    _say(processor, tracker, "/affirm")
+    _say(processor, tracker, "/deny")
+    done = _say(processor, tracker, "great service")
+    assert ActiveLoop(None) in done.events
+    assert _texts(done)[0] == "All done!"
+    assert tracker.slots == {
+        "cuisine": "italian",
+        "num_people": 4.0,
+        "outdoor_seating": True,
+        "preferences": "no additional preferences",
+        "feedback": "great service",
+        "requested_slot": None,
+        "session_started_metadata": None,
+    }
+    assert tracker.active_loop == {}
+
+
+def _execute(processor, tracker, name):
+    return processor.execute_action(
+        tracker, action_name=name, policy="manual", confidence=0.5, sender_id="diner"
+    )
+
+
+def test_it_applies_events_and_responses_of_a_custom_action(processor, model):
+    tracker = new_tracker(model, "diner")
+    result = _execute(processor, tracker, "action_set_name")
+    kinds = [e.type_name for e in result.events[-3:]]
+    assert kinds == ["action", "bot", "slot"]
+    assert result.messages == [{"text": "Hello diner"}]
+    assert tracker.slots["cuisine"] == "from the server"
+
+
+def test_it_logs_a_rejection_instead_of_the_action_on_400(processor, model):
+    tracker = new_tracker(model, "diner")
+    result = _execute(processor, tracker, "action_reject")
+    assert result.events[-1] == ActionExecutionRejected("action_reject")
+    assert ActionExecuted("action_reject") not in result.events
+
+
+def test_it_keeps_only_the_action_event_when_the_server_times_out(processor, model):
+    tracker = new_tracker(model, "diner")
+    result = _execute(processor, tracker, "action_slow")
+    assert result.events[-1].action_name == "action_slow"
+    assert SlotSet("cuisine", "too late") not in result.events
+
+
+def test_it_keeps_going_when_the_server_is_down(model):
+    endpoint = ActionEndpoint(f"http://127.0.0.1:{free_port()}/webhook", timeout=1.0)
+    processor = MessageProcessor(model, action_endpoint=endpoint)
+    tracker = new_tracker(model, "diner")
+    result = _execute(processor, tracker, "action_set_name")
+    assert result.events[-1].action_name == "action_set_name"
+
+
+def test_it_leaves_out_the_domain_with_a_selective_endpoint(model, server_url):
+    tracker = new_tracker(model, "diner")
+    renderer = ResponseRenderer(model.domain)
+    for selective, has_domain in ((False, True), (True, False)):
+        server = HttpActionServer(ActionEndpoint(server_url, enable_selective_domain=selective))
+        ctx = ActionContext(tracker, model.domain, renderer, "diner", server=server)
+        payload = action_payload("action_echo_domain", ctx)
+        assert ("domain" in payload) is has_domain
+        assert payload["tracker"]["sender_id"] == "diner"
+
+
+def test_it_sends_the_domain_again_when_the_server_asks_for_it(model, server_url):
+    endpoint = ActionEndpoint(server_url, enable_selective_domain=True, timeout=5.0)
+    processor = MessageProcessor(model, action_endpoint=endpoint)
+    result = _execute(processor, new_tracker(model, "diner"), "action_echo_domain")
+    assert result.messages[0]["text"].startswith("domain has")
+
+
+def test_it_schedules_and_fires_reminders_a_custom_action_returns(model, server_url):
+    clock = FakeClock(time.time())
+    endpoint = ActionEndpoint(server_url, timeout=5.0)
+    processor = MessageProcessor(model, action_endpoint=endpoint, clock=clock)
+    scheduler = InProcessReminderScheduler(clock)
+    tracker = new_tracker(model, "diner")
+    result = _execute(processor, tracker, "action_remind")
+    assert [r.name for r in result.reminders] == ["soon", "never"]
+    assert [c.name for c in result.cancellations] == ["never"]
+    apply_reminder_events(scheduler, "diner", result.reminders, result.cancellations)
+    assert [job.reminder.name for job in scheduler.pending()] == ["soon"]
+    clock.advance(31)
+    fired = []
+    scheduler.run_due(
+        lambda sender, r: fired.append(processor.handle_reminder(tracker, r, sender_id=sender))
+    )
+    assert fired[0].events[0].text == "EXTERNAL: greet"
+    assert any(e.type_name == "action" for e in fired[0].events[1:])

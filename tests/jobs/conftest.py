@@ -1,0 +1,208 @@
+"""Jobs test fixtures: a loopback callback receiver and, with a broker, a REAL Celery worker.
+
+With ``CELERY_BROKER_URL`` set (the PostgreSQL run) the session starts
+``celery -A config worker -B`` on the test database; without it tasks run eagerly in the
+test process. Tests here use ``transaction=True`` so that rows are committed (workers
+see them, and ``transaction.on_commit`` fires).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import pytest
+from django.conf import settings as django_settings
+
+from convapi.assistant import assistant_set
+from tests.api.conftest import ApiClient
+from tests.conftest import BOTS, ROOT
+
+# What the worker process and the eager test process both use: fast heartbeats,
+# quick staleness, short callback backoff.
+FAST_JOB_SETTINGS = {
+    "CONVAPI_JOB_HEARTBEAT_SECONDS": 0.3,
+    "CONVAPI_JOB_STALE_SECONDS": 2.0,
+    "CONVAPI_CALLBACK_BACKOFF": 0.2,
+    "CONVAPI_CALLBACK_TIMEOUT": 5.0,
+    "CONVAPI_MODEL_CHECK_SECONDS": 0.0,
+}
+
+
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+
+
+def training_document(bot: str = "initbot") -> str:
+    import yaml
+
+    parts: dict[str, Any] = {}
+    folder = BOTS / bot
+    for path in [folder / "config.yml", folder / "domain.yml", *sorted(folder.glob("data/*.yml"))]:
+        parts.update(yaml.safe_load(path.read_text()))
+    return yaml.safe_dump(parts)
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A loopback HTTP server that records every POST; can fail the first few."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    # One entry per coming request: "drop" (close without answering) or a status code.
+    failures: list[str | int] = field(default_factory=list)
+
+    def wait(self, count: int = 1, timeout: float = 60) -> list[Received]:
+        wait_for(lambda: len(self.received) >= count, timeout=timeout, what="a callback")
+        return self.received
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            outcome = state.failures.pop(0) if state.failures else 200
+            if outcome == "drop":
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if isinstance(outcome, str):  # a URL: redirect there
+                self.send_response(307)
+                self.send_header("Location", outcome)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if outcome == 200:
+                state.received.append(Received(self.path, dict(self.headers), body))
+            self.send_response(int(outcome))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def jobs_initbot_archive(tmp_path_factory) -> Path:
+    from engine.project import load_project
+    from engine.training import train
+
+    return train(load_project(BOTS / "initbot"), output_dir=tmp_path_factory.mktemp("m")).path
+
+
+class WorkerProcess:
+    """``celery worker -B`` in its own process group, so a test can SIGKILL all of it."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *, purge: bool = False) -> None:
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "-B",
+            "--pool=prefork", "--concurrency=2", "--loglevel=INFO",
+            "--schedule", str(self.log.with_suffix(".beat")),
+        ]  # fmt: skip
+        if purge:
+            command.append("--purge")
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=out, stderr=out, start_new_session=True
+            )
+        wait_for(lambda: b"ready." in self.log.read_bytes()[offset:], timeout=60, what="worker")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process, pool children, beat): nothing cleans up."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup, tmp_path_factory, jobs_initbot_archive
+) -> Iterator[WorkerProcess | None]:
+    """A real worker on the TEST database, or None when tasks run eagerly."""
+    if not django_settings.CELERY_BROKER_URL:
+        yield None
+        return
+    from django.db import connection
+
+    database = dj_database_url.parse(os.environ["DATABASE_URL"])
+    test_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_url,
+        "CONVAPI_MODEL": str(jobs_initbot_archive),
+        "CONVAPI_BEAT_SECONDS": "1",
+        **{name: str(value) for name, value in FAST_JOB_SETTINGS.items()},
+    }
+    worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start(purge=True)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def jobs_env(settings, celery_worker_process, tmp_path) -> WorkerProcess | None:
+    """Open auth, fast job settings, models in a temporary folder, no model loaded here."""
+    settings.CONVAPI_AUTH_TOKEN = ""
+    settings.CONVAPI_JWT_SECRET = ""
+    settings.CONVAPI_MODEL = str(tmp_path / "models")
+    for name, value in FAST_JOB_SETTINGS.items():
+        setattr(settings, name, value)
+    assistant_set(None)
+    yield celery_worker_process
+    assistant_set(None)
+
+
+@pytest.fixture
+def client() -> ApiClient:
+    return ApiClient()

@@ -1,0 +1,44 @@
+"""Every process serves the model chosen last, whichever process handled ``PUT /model``."""
+
+from __future__ import annotations
+
+import pytest
+
+from convapi import assistant as holder
+from convapi.assistant import current_assistant
+from jobs.models import Job, ServedModel
+from jobs.services import job_submit
+from tests.jobs.conftest import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("jobs_env")]
+
+STORIES = (
+    "stories:\n- story: hi\n  steps:\n  - user: hello\n    intent: greet\n  - action: utter_greet\n"
+)
+
+
+def forget_local_model() -> None:
+    """What another process looks like: it has not loaded the chosen model yet."""
+    holder.assistant_set(None, version=0)
+
+
+def test_it_records_the_chosen_model_for_every_process(client, jobs_initbot_archive):
+    assert client.put_json("/model", {"model_file": str(jobs_initbot_archive)}).status_code == 204
+    row = ServedModel.objects.get()
+    assert row.path == str(jobs_initbot_archive.resolve())
+    forget_local_model()
+    assert current_assistant().file_name == jobs_initbot_archive.name
+    assert client.delete("/model").status_code == 204
+    assert ServedModel.objects.get().version == row.version + 1
+    assert client.get("/status").status_code == 409
+
+
+def test_it_lets_the_worker_follow_an_unloaded_model(client, jobs_env, jobs_initbot_archive):
+    client.put_json("/model", {"model_file": str(jobs_initbot_archive)})
+    job = job_submit(kind=Job.Kind.TEST_STORIES, params={}, body=STORIES)
+    job = wait_for(lambda: Job.objects.filter(pk=job.pk, status="succeeded").first())
+    assert job.result["accuracy"] == 1.0
+    client.delete("/model")
+    job = job_submit(kind=Job.Kind.TEST_STORIES, params={}, body=STORIES)
+    job = wait_for(lambda: Job.objects.filter(pk=job.pk, status="failed").first())
+    assert job.error["code"] == 409

@@ -1,0 +1,347 @@
+"""The reviewer's admin: find conversations, read them as a chat, correct, tag, export, erase.
+
+Reading needs the "view" permission; every write (corrections, tags, notes, the reviewed
+flag) needs "change", and erasing needs "delete". Writes go through ``trackers.review``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html_join
+
+from convapi.assistant import current_assistant
+from engine.story_writer import write_test_stories
+from trackers import admin_filters as filters
+from trackers import review, store
+from trackers.models import Conversation, Correction, DeletionRecord, Event, Tag
+from trackers.transcript import transcript
+
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+class TagActionForm(helpers.ActionForm):
+    tag = forms.CharField(required=False, label="Tag", help_text="(for the tag actions)")
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    list_display = (
+        "sender_id",
+        "started",
+        "latest_activity",
+        "turns",
+        "latest_intent",
+        "fallback",
+        "channel",
+        "tag_list",
+        "reviewed",
+    )
+    list_filter = (
+        filters.DateRangeFilter,
+        filters.IntentFilter,
+        filters.ActionFilter,
+        ("latest_input_channel", admin.AllValuesFieldListFilter),
+        "had_fallback",
+        filters.LowConfidenceFilter,
+        filters.SlotValueFilter,
+        filters.TagFilter,
+        "reviewed",
+    )
+    search_fields = ("sender_id",)
+    search_help_text = "Sender id, or words the user or the bot said."
+    list_per_page = 50
+    list_max_show_all = 500
+    # The unfiltered total would be one more COUNT over the whole table on every page.
+    show_full_result_count = False
+    # Facet counts would run one COUNT per filter choice, each an EXISTS over the log.
+    show_facets = admin.ShowFacets.NEVER
+    action_form = TagActionForm
+    actions = ("add_tag", "remove_tag", "mark_reviewed", "mark_unreviewed", "export_training_data")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).defer("state").prefetch_related("tags")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    # --- columns ----------------------------------------------------------------------
+
+    @admin.display(description="started", ordering="created")
+    def started(self, obj: Conversation) -> str:
+        return obj.created.astimezone(UTC).strftime(TIME_FORMAT)
+
+    @admin.display(description="latest activity", ordering="latest_event_time")
+    def latest_activity(self, obj: Conversation) -> str:
+        if obj.latest_event_time is None:
+            return "-"
+        return datetime.fromtimestamp(obj.latest_event_time, tz=UTC).strftime(TIME_FORMAT)
+
+    @admin.display(description="user turns", ordering="user_turns")
+    def turns(self, obj: Conversation) -> int:
+        return obj.user_turns
+
+    @admin.display(description="fallback", ordering="had_fallback", boolean=True)
+    def fallback(self, obj: Conversation) -> bool:
+        return obj.had_fallback
+
+    @admin.display(description="channel", ordering="latest_input_channel")
+    def channel(self, obj: Conversation) -> str:
+        return obj.latest_input_channel or "-"
+
+    @admin.display(description="tags")
+    def tag_list(self, obj: Conversation) -> str:
+        names = [(tag.name,) for tag in obj.tags.all()]
+        return format_html_join(" ", '<span class="review-tag">{}</span>', names) or "-"
+
+    # --- search -----------------------------------------------------------------------
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        """Sender ids and message texts; on PostgreSQL both use trigram indexes."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        said = Event.objects.filter(text__icontains=term).values("conversation_id")
+        return queryset.filter(Q(sender_id__icontains=term) | Q(pk__in=said)), False
+
+    # --- bulk actions -----------------------------------------------------------------
+
+    @admin.action(description="Add the tag (typed beside) to the selected", permissions=["change"])
+    def add_tag(self, request: HttpRequest, queryset: QuerySet) -> None:
+        try:
+            tag = review.tag_add(conversations=queryset, name=request.POST.get("tag", ""))
+        except review.ReviewError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(request, f"Tagged {len(queryset)} conversation(s) '{tag.name}'.")
+
+    @admin.action(
+        description="Remove the tag (typed beside) from the selected", permissions=["change"]
+    )
+    def remove_tag(self, request: HttpRequest, queryset: QuerySet) -> None:
+        name = request.POST.get("tag", "")
+        removed = review.tag_remove(conversations=queryset, name=name)
+        self.message_user(request, f"Removed '{name}' from {removed} conversation(s).")
+
+    @admin.action(description="Mark the selected reviewed", permissions=["change"])
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = review.conversations_mark_reviewed(conversations=queryset, reviewed=True)
+        self.message_user(request, f"Marked {count} conversation(s) reviewed.")
+
+    @admin.action(description="Mark the selected not reviewed", permissions=["change"])
+    def mark_unreviewed(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = review.conversations_mark_reviewed(conversations=queryset, reviewed=False)
+        self.message_user(request, f"Marked {count} conversation(s) not reviewed.")
+
+    @admin.action(description="Export the selected as training data", permissions=["view"])
+    def export_training_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        content = review.training_data_zip(queryset.order_by("sender_id"))
+        response = HttpResponse(content, content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="training-data.zip"'
+        return response
+
+    # --- erasure ----------------------------------------------------------------------
+
+    def delete_model(self, request: HttpRequest, obj: Conversation) -> None:
+        review.conversation_delete(conversation=obj, deleted_by=_who(request), via="admin")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for conversation in queryset:
+            self.delete_model(request, conversation)
+
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Erasure is recorded as a ``DeletionRecord``; an admin log entry would keep the id."""
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        """A summary instead of every event: the log may hold 100,000 rows."""
+        objs = list(objs)
+        summary = [
+            f"{o.sender_id}: {o.event_count} events, with corrections, notes, tags" for o in objs
+        ]
+        counts = {"conversations": len(objs), "events": sum(o.event_count for o in objs)}
+        return summary, counts, set(), []
+
+    # --- the conversation page --------------------------------------------------------
+
+    def get_urls(self):
+        def wrap(view):
+            return self.admin_site.admin_view(view)
+
+        name = "trackers_conversation"
+        return [
+            path("<int:object_id>/story.yml", wrap(self.story_view), name=f"{name}_story"),
+            path("<int:object_id>/events.json", wrap(self.events_view), name=f"{name}_events"),
+            path("<int:object_id>/review/", wrap(self.review_view), name=f"{name}_review"),
+        ] + super().get_urls()
+
+    def _readable(self, request: HttpRequest, object_id) -> Conversation:
+        conversation = Conversation.objects.filter(pk=object_id).first()
+        if conversation is None:
+            raise Http404("No such conversation.")
+        if not self.has_view_or_change_permission(request, conversation):
+            raise PermissionDenied
+        return conversation
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        """The conversation as a chat transcript with the reviewer's tools beside it."""
+        conversation = self._readable(request, object_id)
+        if request.method != "GET":
+            return self.review_view(request, conversation.pk)
+        items, hidden = transcript(conversation)
+        intents, actions = _domain_names()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Conversation {conversation.sender_id}",
+            "conversation": conversation,
+            "items": items,
+            "hidden": hidden,
+            "tags": conversation.tags.all(),
+            "all_tags": Tag.objects.values_list("name", flat=True),
+            "notes": conversation.notes.select_related("author"),
+            "can_change": self.has_change_permission(request, conversation),
+            "can_delete": self.has_delete_permission(request, conversation),
+            "known_intents": intents or [],
+            "known_actions": actions or [],
+        }
+        template = "admin/trackers/conversation/transcript.html"
+        return TemplateResponse(request, template, context)
+
+    def story_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        conversation = self._readable(request, object_id)
+        events = store.events_load(conversation)
+        text = write_test_stories(conversation.sender_id, events, all_sessions=True)
+        return _download(text, "application/x-yaml", f"conversation-{conversation.pk}.yml")
+
+    def events_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        conversation = self._readable(request, object_id)
+        events = [event.to_dict() for event in store.events_load(conversation)]
+        text = json.dumps(events, ensure_ascii=False, indent=2)
+        return _download(text, "application/json", f"conversation-{conversation.pk}.json")
+
+    def review_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """One POST endpoint for the page's forms: correct, tag, untag, note, reviewed."""
+        conversation = self._readable(request, object_id)
+        if request.method != "POST" or not self.has_change_permission(request, conversation):
+            raise PermissionDenied
+        try:
+            message = _apply_review(request, conversation)
+        except review.ReviewError as error:
+            self.message_user(request, str(error), messages.ERROR)
+        else:
+            self.message_user(request, message)
+        url = reverse("admin:trackers_conversation_change", args=[conversation.pk])
+        return HttpResponseRedirect(url)
+
+
+def _apply_review(request: HttpRequest, conversation: Conversation) -> str:
+    op, post = request.POST.get("op", ""), request.POST
+    single = Conversation.objects.filter(pk=conversation.pk)
+    if op == "correct":
+        event = conversation.events.filter(pk=post.get("event_id") or 0).first()
+        if event is None:
+            raise review.ReviewError("That event is not part of this conversation.")
+        kind = post.get("kind", "")
+        intents, actions = _domain_names()
+        known = intents if kind == Correction.INTENT else actions
+        review.correction_add(
+            event=event,
+            author=request.user,
+            kind=kind,
+            value=post.get("value", ""),
+            known_names=known,
+        )
+        return f"Stored the {kind} correction of event {event.seq}."
+    if op == "tag":
+        return f"Tagged '{review.tag_add(conversations=single, name=post.get('tag', '')).name}'."
+    if op == "untag":
+        review.tag_remove(conversations=single, name=post.get("tag", ""))
+        return f"Removed the tag '{post.get('tag', '')}'."
+    if op == "note":
+        review.note_add(conversation=conversation, author=request.user, text=post.get("text", ""))
+        return "Added the note."
+    if op == "reviewed":
+        reviewed = post.get("reviewed") == "true"
+        review.conversations_mark_reviewed(conversations=single, reviewed=reviewed)
+        return "Marked reviewed." if reviewed else "Marked not reviewed."
+    raise review.ReviewError(f"Unknown review operation '{op}'.")
+
+
+def _domain_names() -> tuple[list[str] | None, list[str] | None]:
+    """The loaded assistant's intents and actions: corrections must name known ones."""
+    assistant = current_assistant()
+    if assistant is None:
+        return None, None
+    return assistant.domain.intents, assistant.domain.action_names_or_texts
+
+
+def _who(request: HttpRequest) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+def _download(text: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "conversation_count")
+    search_fields = ("name",)
+    fields = ("name",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(tagged=Count("conversations"))
+
+    @admin.display(description="conversations", ordering="tagged")
+    def conversation_count(self, obj: Tag) -> int:
+        return obj.tagged
+
+
+@admin.register(Correction)
+class CorrectionAdmin(admin.ModelAdmin):
+    """Read-only history of corrections: they are made on the conversation page."""
+
+    list_display = ("conversation", "event", "kind", "intent", "action", "author", "created")
+    list_filter = ("kind",)
+    list_select_related = ("conversation", "event", "author")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(DeletionRecord)
+class DeletionRecordAdmin(admin.ModelAdmin):
+    list_display = ("deleted_at", "sender_digest", "event_count", "deleted_by", "via")
+    search_fields = ("sender_digest",)
+
+    def get_search_results(self, request, queryset, search_term):
+        """Search by the sender id itself: only its digest is stored."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(sender_digest__in=[term, review.sender_digest(term)]), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,156 @@
+"""Conversations and their append-only event log.
+
+``Event`` rows are the truth. ``Conversation.state`` is a cache of the tracker state
+derived from them, updated in the same transaction as every append, so that reading the
+state or appending a turn costs the same at 10 events as at 100,000.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Conversation(models.Model):
+    sender_id = models.CharField(max_length=255, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    event_count = models.PositiveIntegerField(default=0)
+    latest_event_time = models.FloatField(null=True, blank=True)
+    latest_intent = models.CharField(max_length=255, blank=True, db_index=True)
+    latest_input_channel = models.CharField(max_length=255, blank=True)
+    # Sequence numbers of landmarks in the log (0 = none yet). They let a read load
+    # only the events it needs: after the latest restart, since the latest reset
+    # (restart or session_started), or since the latest session start.
+    latest_restart_seq = models.PositiveIntegerField(default=0)
+    latest_reset_seq = models.PositiveIntegerField(default=0)
+    latest_session_seq = models.PositiveIntegerField(default=0)
+    # The tracker snapshot and the slot layout it was computed with.
+    state = models.JSONField(default=dict, blank=True)
+    state_key = models.CharField(max_length=64, blank=True)
+    # Figures the reviewer's list shows and filters on, kept up to date by the store in
+    # the same transaction as every append (see ``trackers.store.events_append``), so
+    # the list never aggregates the event log.
+    user_turns = models.PositiveIntegerField(default=0)
+    had_fallback = models.BooleanField(default=False, db_index=True)
+    lowest_confidence = models.FloatField(null=True, blank=True, db_index=True)
+    reviewed = models.BooleanField(default=False, db_index=True)
+
+    class Meta:
+        ordering = ["-updated"]
+        indexes = [models.Index(fields=["-updated"], name="conversation_updated_idx")]
+
+    def __str__(self) -> str:
+        return self.sender_id
+
+
+class AppendOnlyError(RuntimeError):
+    """Raised when code tries to change a stored event: the log is append-only."""
+
+
+class Event(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type_name = models.CharField(max_length=40)
+    timestamp = models.FloatField()
+    data = models.JSONField()
+    # Copies of what reviewers filter on, indexed; the JSON in ``data`` stays the truth.
+    intent_name = models.CharField(max_length=255, blank=True, db_index=True)
+    action_name = models.CharField(max_length=255, blank=True, db_index=True)
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="event_unique_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} {self.type_name}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("Stored events are never changed.")
+        super().save(*args, **kwargs)
+
+
+class Tag(models.Model):
+    """A reviewer's label on conversations ("refund", "angry", "needs data")."""
+
+    name = models.CharField(max_length=64, unique=True)
+    conversations = models.ManyToManyField(Conversation, related_name="tags", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Correction(models.Model):
+    """A reviewer's fix of one event, stored beside it: the event itself never changes.
+
+    The newest correction of a kind for an event is the one that counts.
+    """
+
+    INTENT = "intent"
+    ENTITIES = "entities"
+    ACTION = "action"
+    KINDS = [(INTENT, "intent"), (ENTITIES, "entities"), (ACTION, "action")]
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="corrections"
+    )
+    # DO_NOTHING keeps event deletes a single DELETE (no row-by-row cascade over a long
+    # log); whoever deletes events deletes their corrections first, in the same
+    # transaction (``store.events_replace``, ``review.conversation_delete``).
+    event = models.ForeignKey(Event, on_delete=models.DO_NOTHING, related_name="corrections")
+    kind = models.CharField(max_length=16, choices=KINDS)
+    intent = models.CharField(max_length=255, blank=True)
+    entities = models.JSONField(default=list, blank=True)
+    action = models.CharField(max_length=255, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["event", "created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} correction of {self.event}"
+
+
+class Note(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"note on {self.conversation}"
+
+
+class DeletionRecord(models.Model):
+    """Proof that a conversation was erased (GDPR), without keeping who it was about.
+
+    Only a SHA-256 digest of the sender id is kept: it answers "was this id deleted?"
+    for someone who knows the id, and reveals nothing to someone who does not.
+    """
+
+    sender_digest = models.CharField(max_length=64, db_index=True)
+    event_count = models.PositiveIntegerField()
+    deleted_by = models.CharField(max_length=255)
+    via = models.CharField(max_length=16)
+    deleted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-deleted_at"]
+
+    def __str__(self) -> str:
+        return f"deletion {self.sender_digest[:12]} by {self.deleted_by}"

@@ -1,0 +1,312 @@
+"""The reviewer's writes: corrections, tags, notes, the reviewed flag, erasure, export.
+
+Corrections are new rows beside the events they fix; the event log itself is never
+edited. Export reads the log through ``trackers.store`` and applies the corrections on
+the engine objects, so the training data says what the reviewer meant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import yaml
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import QuerySet
+
+from engine.events import ActionExecuted, Event, Restarted, UserUttered
+from engine.story_writer import STORY_FORMAT_VERSION, annotate_entities, split_sessions
+from engine.tracker import applied_events
+from trackers import store
+from trackers.models import Conversation, Correction, DeletionRecord, Note, Tag
+from trackers.models import Event as EventRow
+
+NAME_PATTERN = re.compile(r"^[^\s/]\S*$")
+# ``[surface](entity)`` or ``[surface]{"entity": ..., "value": ..., "role": ...}``.
+ANNOTATION = re.compile(r"\[(?P<surface>[^\]]+)\](?:\((?P<entity>[^)\s]+)\)|(?P<json>\{[^}]*\}))")
+
+
+class ReviewError(ValueError):
+    """A reviewer's input that cannot be stored; the message is shown to the reviewer."""
+
+
+# --- corrections ----------------------------------------------------------------------
+
+
+def correction_add(
+    *,
+    event: EventRow,
+    author: Any,
+    kind: str,
+    value: str,
+    known_names: Iterable[str] | None = None,
+) -> Correction:
+    """Store a reviewer's fix of one event: an intent, the entities, or the right action."""
+    value = value.strip()
+    fields: dict[str, Any] = {}
+    if kind == Correction.INTENT and event.type_name == "user":
+        fields["intent"] = _checked_name(value, known_names, "intent")
+    elif kind == Correction.ENTITIES and event.type_name == "user":
+        fields["entities"] = entities_from_annotation(value, event.text)
+    elif kind == Correction.ACTION and event.type_name == "action":
+        fields["action"] = _checked_name(value, known_names, "action")
+    else:
+        raise ReviewError(f"A {event.type_name} event has no {kind} to correct.")
+    return Correction.objects.create(
+        conversation_id=event.conversation_id, event=event, kind=kind, author=author, **fields
+    )
+
+
+def _checked_name(value: str, known: Iterable[str] | None, what: str) -> str:
+    if not NAME_PATTERN.match(value):
+        raise ReviewError(f"'{value}' is not a valid {what} name.")
+    if known is not None and value not in set(known):
+        raise ReviewError(f"The {what} '{value}' is not in the loaded assistant's domain.")
+    return value[:255]
+
+
+def entities_from_annotation(annotated: str, text: str) -> list[dict]:
+    """Entities read from inline markup; the words around them must stay the message's."""
+    entities, plain, position = [], [], 0
+    for match in ANNOTATION.finditer(annotated):
+        plain.append(annotated[position : match.start()])
+        start = sum(len(part) for part in plain)
+        surface = match["surface"]
+        entity = {"entity": match["entity"], "start": start, "end": start + len(surface)}
+        if match["json"]:
+            entity = {**_annotation_details(match["json"]), **entity}
+        entity.setdefault("value", surface)
+        entities.append(entity)
+        plain.append(surface)
+        position = match.end()
+    plain.append(annotated[position:])
+    if "".join(plain) != (text or ""):
+        raise ReviewError("Annotate the message's own words: the text itself must not change.")
+    return entities
+
+
+def _annotation_details(raw: str) -> dict:
+    try:
+        details = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ReviewError(f"Cannot read the entity annotation {raw}.") from error
+    if not isinstance(details, dict) or not isinstance(details.get("entity"), str):
+        raise ReviewError(f'An annotation needs an "entity" name: {raw}.')
+    known = ("entity", "value", "role", "group")
+    return {key: details[key] for key in known if details.get(key) is not None}
+
+
+def effective_corrections(conversation: Conversation) -> dict[int, dict[str, Correction]]:
+    """For each corrected event id, the newest correction of each kind."""
+    latest: dict[int, dict[str, Correction]] = {}
+    for correction in conversation.corrections.select_related("author").order_by("created", "id"):
+        latest.setdefault(correction.event_id, {})[correction.kind] = correction
+    return latest
+
+
+def corrected_event(event: Event, corrections: dict[str, Correction]) -> Event:
+    """A copy of the engine event with the reviewer's corrections applied."""
+    if isinstance(event, UserUttered):
+        fixed = event.copy()
+        if Correction.INTENT in corrections:
+            fixed.intent = {"name": corrections[Correction.INTENT].intent, "confidence": 1.0}
+        if Correction.ENTITIES in corrections:
+            fixed.entities = list(corrections[Correction.ENTITIES].entities)
+        fixed.parse_data.update(intent=fixed.intent, entities=list(fixed.entities))
+        return fixed
+    if isinstance(event, ActionExecuted) and Correction.ACTION in corrections:
+        right = corrections[Correction.ACTION].action
+        return ActionExecuted(right, timestamp=event.timestamp, metadata=event.metadata)
+    return event
+
+
+# --- tags, notes, reviewed ------------------------------------------------------------
+
+
+def tag_add(*, conversations: QuerySet[Conversation], name: str) -> Tag:
+    """Tag the conversations, creating the tag on first use."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise ReviewError("A tag name has 1 to 64 characters.")
+    tag, _ = Tag.objects.get_or_create(name=name)
+    tag.conversations.add(*conversations)
+    return tag
+
+
+def tag_remove(*, conversations: QuerySet[Conversation], name: str) -> int:
+    tag = Tag.objects.filter(name=name.strip()).first()
+    if tag is None:
+        return 0
+    links = Tag.conversations.through.objects.filter(tag=tag, conversation__in=conversations)
+    removed, _ = links.delete()
+    return removed
+
+
+def conversations_mark_reviewed(*, conversations: QuerySet[Conversation], reviewed: bool) -> int:
+    # ``update`` skips ``auto_now``: marking reviewed is not conversation activity.
+    return conversations.update(reviewed=reviewed)
+
+
+def note_add(*, conversation: Conversation, author: Any, text: str) -> Note:
+    text = text.strip()
+    if not text:
+        raise ReviewError("A note needs some text.")
+    return Note.objects.create(conversation=conversation, author=author, text=text)
+
+
+# --- erasure --------------------------------------------------------------------------
+
+
+def sender_digest(sender_id: str) -> str:
+    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()
+
+
+def conversation_delete(*, conversation: Conversation, deleted_by: str, via: str) -> DeletionRecord:
+    """Erase a conversation (GDPR): events, corrections, tags and notes go in one transaction."""
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        record = DeletionRecord.objects.create(
+            sender_digest=sender_digest(locked.sender_id),
+            event_count=locked.event_count,
+            deleted_by=deleted_by[:255],
+            via=via,
+        )
+        # Children explicitly first: the cascade would do it too, but the order makes
+        # the guarantee visible (corrections point at events, so they go before them).
+        locked.corrections.all().delete()
+        locked.notes.all().delete()
+        locked.tags.clear()
+        EventRow.objects.filter(conversation=locked).delete()
+        _admin_log_of(locked).delete()  # the admin's history names the sender id too
+        locked.delete()
+    return record
+
+
+def conversation_erase(*, sender_id: str, deleted_by: str, via: str) -> DeletionRecord | None:
+    """Erase by sender id; None when there is no such conversation."""
+    conversation = store.conversation_get(sender_id=sender_id)
+    if conversation is None:
+        return None
+    return conversation_delete(conversation=conversation, deleted_by=deleted_by, via=via)
+
+
+def _admin_log_of(conversation: Conversation) -> QuerySet[LogEntry]:
+    kind = ContentType.objects.get_for_model(Conversation)
+    return LogEntry.objects.filter(content_type=kind, object_id=str(conversation.pk))
+
+
+# --- export as training data ----------------------------------------------------------
+
+
+def training_data(conversations: Iterable[Conversation]) -> dict[str, str]:
+    """``nlu.yml`` and ``stories.yml`` from conversations, corrections applied."""
+    examples: dict[str, list[str]] = {}
+    stories: list[dict] = []
+    for conversation in conversations:
+        events = _corrected_log(conversation)
+        _collect_examples(events, examples)
+        stories.extend(_stories(conversation.sender_id, events))
+    nlu = [
+        {"intent": intent, "examples": _Literal("".join(f"- {text}\n" for text in texts))}
+        for intent, texts in sorted(examples.items())
+    ]
+    return {
+        "nlu.yml": _dump({"version": _Quoted(STORY_FORMAT_VERSION), "nlu": nlu}),
+        "stories.yml": _dump({"version": _Quoted(STORY_FORMAT_VERSION), "stories": stories}),
+    }
+
+
+def training_data_zip(conversations: Iterable[Conversation]) -> bytes:
+    """The export as a zip holding ``data/nlu.yml`` and ``data/stories.yml``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in training_data(conversations).items():
+            archive.writestr(f"data/{name}", text)
+    return buffer.getvalue()
+
+
+def _corrected_log(conversation: Conversation) -> list[Event]:
+    corrections = effective_corrections(conversation)
+    rows = store.iter_event_rows(conversation).only("id", "data")
+    return [corrected_event(store.event_from_row(row), corrections.get(row.id, {})) for row in rows]
+
+
+def _collect_examples(events: Sequence[Event], examples: dict[str, list[str]]) -> None:
+    for event in events:
+        if not isinstance(event, UserUttered) or not event.text or not event.intent_name:
+            continue
+        if event.text.startswith("/") or event.intent_name in store.FALLBACK_INTENTS:
+            continue  # shortcuts and fallbacks teach the classifier nothing
+        example = annotate_entities(event.text, event.entities).replace("\n", " ")
+        texts = examples.setdefault(event.intent_name, [])
+        if example not in texts:
+            texts.append(example)
+
+
+def _stories(sender_id: str, events: Sequence[Event]) -> list[dict]:
+    """One story per session (and per restart), holding only the events still applied."""
+    segments = [seg for session in split_sessions(events) for seg in _split_at_restarts(session)]
+    steps = [[s for s in map(_story_step, applied_events(seg)) if s] for seg in segments]
+    steps = [s for s in steps if s]
+    return [
+        {"story": sender_id if len(steps) == 1 else f"{sender_id}, part {n}", "steps": s}
+        for n, s in enumerate(steps, 1)
+    ]
+
+
+def _split_at_restarts(events: Sequence[Event]) -> list[list[Event]]:
+    segments: list[list[Event]] = [[]]
+    for event in events:
+        if isinstance(event, Restarted):
+            segments.append([])
+        segments[-1].append(event)
+    return segments
+
+
+def _story_step(event: Event) -> dict | None:
+    if isinstance(event, UserUttered) and event.intent_name:
+        step: dict[str, Any] = {"intent": event.full_retrieval_intent_name or event.intent_name}
+        entities = [{e["entity"]: e.get("value")} for e in event.entities if e.get("entity")]
+        if entities:
+            step["entities"] = entities
+        return step
+    if isinstance(event, ActionExecuted):
+        skipped = ("action_listen", "action_session_start", "action_unlikely_intent")
+        return {"action": event.action_name} if event.action_name not in skipped else None
+    data = event.to_dict()
+    if data["event"] == "slot":
+        return {"slot_was_set": [{data["name"]: data.get("value")}]}
+    if data["event"] == "active_loop":
+        return {"active_loop": data.get("name")}
+    return None
+
+
+class _Quoted(str):
+    pass
+
+
+class _Literal(str):
+    pass
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+_Dumper.add_representer(
+    _Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style='"')
+)
+_Dumper.add_representer(
+    _Literal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|")
+)
+
+
+def _dump(document: dict) -> str:
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096)

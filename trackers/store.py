@@ -1,0 +1,255 @@
+"""The tracker store: the ONE module that turns rows into engine objects and back.
+
+A conversation's state is restored from its snapshot (``Conversation.state``) plus,
+when asked, a window of its latest events; the full log is read only by the views that
+return it. Callers hold the conversation row lock (see ``trackers.services``) while
+they append.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+
+from engine.events import (
+    ActionExecuted,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUttered,
+    event_from_dict,
+)
+from engine.session import ACTION_SESSION_START
+from engine.tracker import Tracker
+from trackers.models import Conversation
+from trackers.models import Event as EventRow
+
+SlotDefaults = Mapping[str, Any] | None
+
+
+def slot_layout_key(slot_defaults: SlotDefaults) -> str:
+    """Identifies the slot layout a snapshot was computed with; another layout rebuilds it."""
+    layout = json.dumps(slot_defaults, sort_keys=True, default=str)
+    return hashlib.sha256(layout.encode()).hexdigest()[:32]
+
+
+def event_from_data(data: dict) -> Event:
+    event = event_from_dict(data)
+    if event is None:  # only legacy ``topic`` parses to nothing, and it is never stored
+        raise ValueError(f"Stored event {data!r} cannot be read.")
+    return event
+
+
+def event_from_row(row: EventRow) -> Event:
+    return event_from_data(row.data)
+
+
+def row_from_event(conversation: Conversation, seq: int, event: Event) -> EventRow:
+    data = event.to_dict()
+    return EventRow(
+        conversation=conversation,
+        seq=seq,
+        type_name=event.type_name,
+        timestamp=event.timestamp,
+        data=data,
+        intent_name=_indexed_intent(event),
+        action_name=_indexed_action(event),
+        text=_indexed_text(event),
+    )
+
+
+def _indexed_intent(event: Event) -> str:
+    return (event.intent_name or "")[:255] if isinstance(event, UserUttered) else ""
+
+
+def _indexed_action(event: Event) -> str:
+    return (event.action_name or "")[:255] if isinstance(event, ActionExecuted) else ""
+
+
+def _indexed_text(event: Event) -> str:
+    text = getattr(event, "text", None) if event.type_name in ("user", "bot") else None
+    return text if isinstance(text, str) else ""
+
+
+def conversation_get(*, sender_id: str) -> Conversation | None:
+    return Conversation.objects.filter(sender_id=sender_id).first()
+
+
+def conversation_ids() -> list[str]:
+    return list(Conversation.objects.order_by("id").values_list("sender_id", flat=True))
+
+
+def conversation_get_or_create(*, sender_id: str) -> Conversation:
+    conversation = conversation_get(sender_id=sender_id)
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(sender_id=sender_id)
+    except IntegrityError:  # created meanwhile by a concurrent request
+        return Conversation.objects.get(sender_id=sender_id)
+
+
+def conversation_lock(*, sender_id: str) -> Conversation:
+    """The conversation row, locked until the surrounding transaction ends.
+
+    ``SELECT ... FOR UPDATE`` serialises writers on PostgreSQL across any number of
+    processes; SQLite serialises them already (transactions begin IMMEDIATE).
+    """
+    if connection.vendor == "postgresql":
+        # Wait at most this long behind another turn; the API answers 409 + Retry-After.
+        milliseconds = int(settings.CONVAPI_LOCK_TIMEOUT_SECONDS * 1000)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {milliseconds}")
+    queryset = Conversation.objects.select_for_update()
+    conversation = queryset.filter(sender_id=sender_id).first()
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(sender_id=sender_id)
+    except IntegrityError:
+        return queryset.get(sender_id=sender_id)
+
+
+def events_load(
+    conversation: Conversation, *, since_seq: int = 1, until: float | None = None
+) -> list[Event]:
+    """Stored events from ``since_seq`` on (inclusive), in log order."""
+    rows = EventRow.objects.filter(conversation_id=conversation.pk, seq__gte=max(since_seq, 1))
+    if until is not None:
+        rows = rows.filter(timestamp__lte=until)
+    # Plain JSON values: no model instances (and no per-row lookups of their conversation).
+    return [event_from_data(data) for data in rows.order_by("seq").values_list("data", flat=True)]
+
+
+def tracker_restore(
+    conversation: Conversation, slot_defaults: SlotDefaults, *, window: int = 0
+) -> Tracker:
+    """The conversation's tracker from its snapshot and its last ``window`` events.
+
+    A missing snapshot, or one computed for another slot layout (a new model), is
+    rebuilt from the whole log: a few fields (the latest input channel, loops seen)
+    outlive resets, so only a full replay is exact. That happens once per layout change.
+    """
+
+    def load_session() -> list[Event]:
+        return events_load(conversation, since_seq=conversation.latest_reset_seq)
+
+    if conversation.state and conversation.state_key == slot_layout_key(slot_defaults):
+        first_seq = conversation.event_count - window + 1
+        recent = events_load(conversation, since_seq=first_seq) if window > 0 else []
+        return Tracker.from_snapshot(
+            conversation.sender_id,
+            conversation.state,
+            slot_defaults,
+            recent_events=recent,
+            session_events_loader=load_session,
+        )
+    return Tracker.from_events(conversation.sender_id, events_load(conversation), slot_defaults)
+
+
+def events_append(
+    conversation: Conversation,
+    tracker: Tracker,
+    events: Sequence[Event],
+    slot_defaults: SlotDefaults,
+) -> None:
+    """Apply events to the tracker, then append them to the log with the new snapshot."""
+    for event in events:
+        tracker.update(event)
+    events_persist(conversation, tracker, events, slot_defaults)
+
+
+def events_persist(
+    conversation: Conversation,
+    tracker: Tracker,
+    events: Sequence[Event],
+    slot_defaults: SlotDefaults,
+) -> None:
+    """Append events the tracker has already applied (a turn's), and its snapshot."""
+    rows = []
+    for event in events:
+        seq = conversation.event_count + 1
+        rows.append(row_from_event(conversation, seq, event))
+        _note_landmarks(conversation, seq, event)
+        _note_review_figures(conversation, event)
+        conversation.event_count = seq
+    EventRow.objects.bulk_create(rows)
+    _save_snapshot(conversation, tracker, slot_defaults)
+
+
+def events_replace(
+    conversation: Conversation, events: Sequence[Event], slot_defaults: SlotDefaults
+) -> Tracker:
+    """Replace the whole log (PUT): the one place events are deleted, in one transaction."""
+    conversation.corrections.all().delete()  # they point at the events being replaced
+    conversation.events.all().delete()
+    for name in ("event_count", "latest_restart_seq", "latest_reset_seq", "latest_session_seq"):
+        setattr(conversation, name, 0)
+    conversation.user_turns, conversation.had_fallback = 0, False
+    conversation.lowest_confidence = None
+    tracker = Tracker(conversation.sender_id, slot_defaults)
+    events_append(conversation, tracker, events, slot_defaults)
+    return tracker
+
+
+def _note_landmarks(conversation: Conversation, seq: int, event: Event) -> None:
+    if isinstance(event, Restarted):
+        conversation.latest_restart_seq = seq
+        conversation.latest_reset_seq = seq
+    elif isinstance(event, SessionStarted):
+        conversation.latest_reset_seq = seq
+    elif isinstance(event, ActionExecuted) and event.action_name == ACTION_SESSION_START:
+        conversation.latest_session_seq = seq
+
+
+FALLBACK_INTENTS = ("nlu_fallback",)
+FALLBACK_ACTIONS = ("action_default_fallback", "action_two_stage_fallback")
+
+
+def _note_review_figures(conversation: Conversation, event: Event) -> None:
+    """Keep the reviewer's per-conversation figures current, so the list never aggregates."""
+    if isinstance(event, UserUttered):
+        conversation.user_turns += 1
+        conversation.had_fallback |= event.intent_name in FALLBACK_INTENTS
+        confidence = event.intent.get("confidence")
+        if isinstance(confidence, int | float) and not isinstance(confidence, bool):
+            lowest = conversation.lowest_confidence
+            conversation.lowest_confidence = (
+                confidence if lowest is None else min(lowest, confidence)
+            )
+    elif isinstance(event, ActionExecuted):
+        conversation.had_fallback |= event.action_name in FALLBACK_ACTIONS
+
+
+def _save_snapshot(
+    conversation: Conversation, tracker: Tracker, slot_defaults: SlotDefaults
+) -> None:
+    conversation.state = tracker.to_snapshot()
+    conversation.state_key = slot_layout_key(slot_defaults)
+    conversation.latest_event_time = tracker.latest_event_time
+    latest = tracker.latest_message
+    conversation.latest_intent = ((latest.intent_name if latest else None) or "")[:255]
+    conversation.latest_input_channel = ((latest.input_channel if latest else None) or "")[:255]
+    conversation.save()
+
+
+def snapshot_rebuild(conversation: Conversation, slot_defaults: SlotDefaults) -> dict:
+    """Recompute the snapshot from the whole log (the cache's proof of correctness)."""
+    tracker = Tracker.from_events(conversation.sender_id, events_load(conversation), slot_defaults)
+    _save_snapshot(conversation, tracker, slot_defaults)
+    return conversation.state
+
+
+def events_after(conversation: Conversation, seq: int) -> list[Event]:
+    return events_load(conversation, since_seq=seq + 1)
+
+
+def iter_event_rows(conversation: Conversation) -> Iterable[EventRow]:
+    return conversation.events.order_by("seq")

@@ -1,0 +1,118 @@
+"""A conversation's log as the items of a chat transcript, corrections beside the originals.
+
+Pure presentation: the template draws user items right, bot items left, and everything
+else (actions, slots, session starts) small in between.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from engine.story_writer import annotate_entities
+from trackers.models import Conversation, Correction
+from trackers.models import Event as EventRow
+from trackers.review import effective_corrections
+
+# A page shows the latest events only; the downloads always hold the whole log.
+MAX_EVENTS_SHOWN = 2000
+SEPARATORS = {"session_started": "session started", "restart": "conversation restarted"}
+
+
+@dataclass
+class Item:
+    kind: str  # user, bot, action, slot, separator, other
+    row: EventRow
+    label: str = ""
+    text: str = ""
+    detail: str = ""
+    buttons: list[dict] = field(default_factory=list)
+    image: str = ""
+    corrections: dict[str, Correction] = field(default_factory=dict)
+    annotated: str = ""
+
+    @property
+    def corrected_annotation(self) -> str:
+        fix = self.corrections.get(Correction.ENTITIES)
+        return annotate_entities(self.text, fix.entities) if fix else ""
+
+    @property
+    def time(self) -> str:
+        return datetime.fromtimestamp(self.row.timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def transcript(conversation: Conversation) -> tuple[list[Item], int]:
+    """The latest ``MAX_EVENTS_SHOWN`` events as items, and how many earlier ones are hidden."""
+    first = max(conversation.event_count - MAX_EVENTS_SHOWN + 1, 1)
+    rows = conversation.events.filter(seq__gte=first).order_by("seq")
+    corrections = effective_corrections(conversation)
+    items = [_item(row, corrections.get(row.id, {})) for row in rows]
+    return items, first - 1
+
+
+def _item(row: EventRow, corrections: dict[str, Correction]) -> Item:
+    data = row.data
+    builder = _BUILDERS.get(row.type_name)
+    if builder is not None:
+        item = builder(row, data)
+    elif row.type_name in SEPARATORS:
+        item = Item("separator", row, label=row.type_name, text=SEPARATORS[row.type_name])
+    else:
+        item = Item("other", row, label=row.type_name, detail=_compact(data, row.type_name))
+    item.corrections = corrections
+    return item
+
+
+def _user(row: EventRow, data: dict) -> Item:
+    parse = data.get("parse_data") or {}
+    intent = parse.get("intent") or {}
+    entities = [e for e in parse.get("entities") or [] if isinstance(e, dict)]
+    text = data.get("text") or ""
+    confidence = intent.get("confidence")
+    detail = f"{confidence:.2f}" if isinstance(confidence, int | float) else ""
+    return Item(
+        "user",
+        row,
+        label=intent.get("name") or "",
+        text=text,
+        detail=detail,
+        annotated=annotate_entities(text, entities),
+    )
+
+
+def _bot(row: EventRow, data: dict) -> Item:
+    extra = data.get("data") or {}
+    buttons = [b for b in (extra.get("buttons") or extra.get("quick_replies") or []) if b]
+    custom = extra.get("custom")
+    return Item(
+        "bot",
+        row,
+        text=data.get("text") or "",
+        buttons=[b for b in buttons if isinstance(b, dict)],
+        image=extra.get("image") or extra.get("attachment") or "",
+        detail=json.dumps(custom, ensure_ascii=False) if custom else "",
+    )
+
+
+def _action(row: EventRow, data: dict) -> Item:
+    name = data.get("name") or data.get("action_text") or ""
+    confidence = data.get("confidence")
+    policy = data.get("policy") or ""
+    detail = f"{policy} {confidence:.2f}" if isinstance(confidence, int | float) else policy
+    return Item("action", row, label=name, detail=detail.strip())
+
+
+def _slot(row: EventRow, data: dict) -> Item:
+    value = json.dumps(data.get("value"), ensure_ascii=False)
+    return Item("slot", row, label=str(data.get("name")), text=value)
+
+
+def _compact(data: dict, type_name: str) -> str:
+    rest = {
+        k: v for k, v in data.items() if k not in ("event", "timestamp") and v not in ({}, None)
+    }
+    return json.dumps(rest, ensure_ascii=False)[:300] if rest else ""
+
+
+_BUILDERS = {"user": _user, "bot": _bot, "action": _action, "slot": _slot}
