@@ -241,8 +241,9 @@ def _sync_domain_with_data(
     """What Rasa's importers add to the domain: each retrieval intent of the NLU data with its
     ``utter_<intent>`` action, and the end-to-end bot texts of the stories."""
     declared = {
-        item if isinstance(item, str) else next(iter(item), None)
+        next(iter(item), None) if isinstance(item, dict) else item
         for item in domain_data.get("intents") or []
+        if isinstance(item, str | dict)  # anything else is the domain's to reject
     }
     retrieval = sorted(nlu.retrieval_intents)
     new_intents = [intent for intent in retrieval if intent not in declared]

@@ -184,6 +184,19 @@ def test_it_refuses_an_empty_or_malformed_training_document() -> None:
         project_from_yaml_document("intents: [greet\n")
 
 
+@pytest.mark.parametrize("intents", ["[true, greet]", "[[1], greet]", "[{}, greet]"])
+def test_it_refuses_intent_names_that_are_not_strings(intents: str) -> None:
+    document = f"intents: {intents}\nnlu:\n- intent: greet\n  examples: |\n    - hi\n"
+    with pytest.raises(InvalidDomainError, match="item 0 is not an intent name"):
+        project_from_yaml_document(document)
+
+
+def test_it_reads_yes_and_no_as_intent_names() -> None:
+    """YAML 1.2, as Rasa reads it: CLINC150 has intents called ``yes`` and ``no``."""
+    document = "intents: [yes, no]\nnlu:\n- intent: yes\n  examples: |\n    - sure\n"
+    assert {"yes", "no"} <= set(project_from_yaml_document(document).domain.intents)
+
+
 def test_it_checks_the_training_document_against_its_domain() -> None:
     document = (
         DOMAIN

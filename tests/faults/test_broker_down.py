@@ -96,12 +96,6 @@ def _pings(client: redis.Redis) -> bool:
         return False
 
 
-@pytest.mark.xfail(
-    strict=False,  # passes once jobs/reminders.py catches the broker error (change pending)
-    reason="jobs/reminders.py sends the reminder's task in an on_commit hook that raises "
-    "kombu's OperationalError: the turn is stored but answers 500 (the periodic task fires "
-    "the stored reminder once Redis is back)",
-)
 def test_it_answers_a_turn_that_sets_a_reminder_while_redis_is_down(convapi_server, tmp_path):
     from tests.engine.processor_support import formbot_model, start_action_server
 

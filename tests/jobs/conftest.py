@@ -51,12 +51,15 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "
 
 
 def training_document(bot: str = "initbot") -> str:
+    """The bot's files as one document; read as YAML 1.2, like the server (``yes`` is a name)."""
     import yaml
+
+    from engine.config import read_yaml_file
 
     parts: dict[str, Any] = {}
     folder = BOTS / bot
     for path in [folder / "config.yml", folder / "domain.yml", *sorted(folder.glob("data/*.yml"))]:
-        parts.update(yaml.safe_load(path.read_text()))
+        parts.update(read_yaml_file(path))
     return yaml.safe_dump(parts)
 
 

@@ -67,7 +67,7 @@ def test_it_recovers_a_training_when_the_worker_is_killed(client, jobs_env):
         pytest.skip("needs a real worker process (CELERY_BROKER_URL)")
     response = client.post(
         "/model/train?async=true&force_training=true",
-        training_document("formbot"),
+        training_document("clinc150"),  # seconds of training: long enough to be killed
         content_type="application/x-yaml",
     )
     job = Job.objects.get(pk=response.json()["id"])
