@@ -9,6 +9,7 @@ one conversation never interleave, whatever the number of web workers.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -126,6 +127,10 @@ def conversation_message(
     message_id: str | None = None,
 ) -> Turn:
     """A user message through the full turn (REST webhook, 0.x ``/respond``)."""
+    # Understanding a message needs no tracker: it is parsed before the conversation is
+    # locked, so turns queued on one busy conversation wait only for each other's dialogue.
+    message_id = message_id or uuid.uuid4().hex
+    parse_data = _model(assistant).parse(text, message_id)
 
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.handle_message(
@@ -135,6 +140,7 @@ def conversation_message(
             input_channel=input_channel,
             metadata=metadata,
             message_id=message_id,
+            parse_data=parse_data,
         )
 
     return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=None)

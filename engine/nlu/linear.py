@@ -90,7 +90,9 @@ class LinearModel:
             indptr.append(len(indices))
         data = np.ones(len(indices), dtype=np.float64)
         shape = (len(messages), max(len(self.bigram_vocab), 1))
-        return sp.csr_matrix((data, indices, indptr), shape=shape)
+        matrix = sp.csr_matrix((data, indices, indptr), shape=shape)
+        matrix.sum_duplicates()  # a repeated bigram is one feature with its count
+        return matrix
 
     def _scale(self, blocks: list[sp.csr_matrix]) -> sp.csr_matrix:
         assert self.idf is not None
@@ -104,6 +106,34 @@ class LinearModel:
             norms[norms == 0] = 1.0
             scaled.append(sp.diags(1.0 / norms) @ block)
         return sp.hstack(scaled, format="csr")
+
+    def _row_scores(self, message: Message) -> np.ndarray:
+        """``_scale`` then the product with the coefficients, for one message.
+
+        The same arithmetic as the matrix path, on index and value arrays: scipy's sparse
+        machinery costs milliseconds per call and dominated a parse's latency.
+        """
+        assert self.idf is not None and self._coef_t is not None
+        rows = [(feature.indices, feature.data) for feature in message.sentence_features]
+        if self.bigrams:
+            known = [self.bigram_vocab.get(gram) for gram in sequence_bigrams(message)]
+            grams = np.array([g for g in known if g is not None], dtype=np.int64)
+            rows.append(np.unique(grams, return_counts=True))
+        scores = np.zeros(self._coef_t.shape[1])
+        offset = 0
+        widths = [feature.shape[1] for feature in message.sentence_features]
+        if self.bigrams:
+            widths.append(max(len(self.bigram_vocab), 1))
+        for (indices, data), width in zip(rows, widths, strict=True):
+            columns = np.asarray(indices, dtype=np.int64) + offset
+            offset += width
+            if not len(columns):
+                continue
+            values = np.log1p(np.abs(np.asarray(data, dtype=np.float64))) * self.idf[columns]
+            norm = np.sqrt(values @ values)
+            if norm:
+                scores += (values / norm) @ self._coef_t[columns]
+        return scores
 
     def fit(self, messages: list[Message], labels: list[str], seed: int) -> None:
         blocks = self._blocks(messages, grow=True)
@@ -153,10 +183,13 @@ class LinearModel:
     def predict(self, messages: list[Message]) -> np.ndarray:
         """Probabilities, one row per message, columns in ``self.classes`` order."""
         assert self.coef is not None and self.intercept is not None
-        scaled = self._scale(self._blocks(messages, grow=False))
         if self._coef_t is None:  # converted once: per-parse conversion dominated latency
             self._coef_t = np.ascontiguousarray(self.coef.T, dtype=np.float64)
-        scores = (np.asarray(scaled @ self._coef_t) + self.intercept) / self.temperature
+        if len(messages) == 1:  # a parse: plain numpy on the few non-zeros, no sparse matrices
+            raw = self._row_scores(messages[0])[None, :]
+        else:
+            raw = np.asarray(self._scale(self._blocks(messages, grow=False)) @ self._coef_t)
+        scores = (raw + self.intercept) / self.temperature
         if self.offsets is not None:
             scores += self.offsets
         scores -= scores.max(axis=1, keepdims=True)
