@@ -113,15 +113,18 @@ def rows(result: dict) -> dict[str, float | None]:
 
 def print_table(convapi: dict, rasa: dict | None) -> None:
     ours, theirs = rows(convapi), rows(rasa) if rasa else {}
-    print("| measure | convapi | Rasa 3.6.21 | Rasa / convapi |")
+    print("| measure | convapi | Rasa 3.6.21 | convapi better by |")
     print("|---|---:|---:|---:|")
     for key, value in ours.items():
         if key.startswith("_"):
             continue
         other = theirs.get(key)
         ratio = ""
-        if isinstance(value, int | float) and isinstance(other, int | float) and value:
-            ratio = f"{other / value:.2f}x"
+        numbers = isinstance(value, int | float) and isinstance(other, int | float)
+        if numbers and value and other and not key.startswith("errors"):
+            # Lower is better everywhere but throughput: the factor is always "times better".
+            factor = value / other if key.startswith("turns/s") else other / value
+            ratio = f"{factor:.2f}x"
         print(f"| {key} | {value if value is not None else ''} | "
               f"{other if other is not None else ''} | {ratio} |")  # fmt: skip
 

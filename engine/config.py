@@ -60,15 +60,16 @@ _Yaml12Loader.add_implicit_resolver(
 )
 
 
-def read_yaml(text: str, *, source: str | None = None) -> Any:
-    """Parse one YAML document; a syntax error becomes a BotError naming file, line and column."""
+def read_yaml(text: str, *, source: str | None = None, error: type[BotError] = BotError) -> Any:
+    """Parse one YAML document as Rasa does (YAML 1.2: an intent called ``yes`` stays text);
+    a syntax error becomes ``error`` naming file, line and column."""
     try:
         return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise BotError(f"invalid YAML{where}: {problem}", file=source) from exc
+        raise error(f"invalid YAML{where}: {problem}", file=source) from exc
 
 
 def read_yaml_file(path: Path) -> Any:

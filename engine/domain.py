@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from engine.config import read_yaml
 from engine.errors import InvalidDomainError
 from engine.slots import Slot, default_slots, parse_slots
 
@@ -227,13 +228,7 @@ class Domain:
 
 
 def _read_yaml(text: str, source: str | None) -> dict:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InvalidDomainError(f"invalid YAML{where}: {problem}", file=source) from exc
+    data = read_yaml(text, source=source, error=InvalidDomainError)
     if data is None:
         return {}
     if not isinstance(data, dict):

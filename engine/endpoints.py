@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from engine.config import read_yaml
 from engine.errors import ConfigError
 
 DEFAULT_ACTION_TIMEOUT = 300.0
@@ -52,10 +51,7 @@ def read_endpoints(path: str | Path | None) -> Endpoints:
 
 
 def endpoints_from_yaml(text: str, *, source: str | None = None) -> Endpoints:
-    try:
-        data = yaml.safe_load(interpolate_env(text, source)) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source or 'endpoints'}: invalid YAML: {exc}") from exc
+    data = read_yaml(interpolate_env(text, source), source=source, error=ConfigError) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source or 'endpoints'}: must be a mapping of endpoint names.")
     return Endpoints(

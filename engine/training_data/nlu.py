@@ -14,8 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from engine.config import read_yaml
 from engine.errors import BotError
 
 # `[text](entity)`, `[text](entity:value)` (legacy) or `[text]{"entity": ...}`.
@@ -160,13 +159,7 @@ def _check_leftover_markup(text: str, example: str, source: str | None) -> None:
 
 def nlu_data_from_yaml(text: str, *, source: str | None = None) -> NLUTrainingData:
     """Read the ``nlu:`` part of a Rasa YAML document; other top-level keys are ignored."""
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BotError(f"invalid YAML{where}: {problem}", file=source) from exc
+    document = read_yaml(text, source=source)
     if document is None:
         return NLUTrainingData()
     if not isinstance(document, dict):

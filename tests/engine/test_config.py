@@ -12,8 +12,7 @@ from engine.config import (
     read_yaml,
 )
 from engine.errors import BotError, ConfigError
-
-BOTS = Path("/work/shared/reference/bots")
+from tests.conftest import BOTS
 
 
 def test_it_uses_rasa_defaults_when_sections_are_commented_out() -> None:

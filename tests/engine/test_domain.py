@@ -6,8 +6,8 @@ import pytest
 
 from engine.domain import DEFAULT_ACTIONS, Domain
 from engine.errors import InvalidDomainError
+from tests.conftest import BOTS
 
-BOTS = Path("/work/shared/reference/bots")
 if not BOTS.exists():  # pragma: no cover - the bots also live beside the repository
     BOTS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "bots"
 
@@ -150,3 +150,9 @@ def test_it_names_the_key_of_a_wrong_value(data, key):
         Domain.from_dict(data, source="domain.yml")
     assert key in str(info.value)
     assert "domain.yml" in str(info.value)
+
+
+def test_it_reads_yes_and_no_as_names_like_rasa():
+    domain = Domain.from_yaml("intents: [yes, no, on]\nactions: [off]\n")
+    assert {"yes", "no", "on"} <= set(domain.intents)
+    assert "off" in domain.action_names_or_texts

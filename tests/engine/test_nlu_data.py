@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from engine.errors import BotError
@@ -10,8 +8,7 @@ from engine.training_data import (
     nlu_data_from_rasa_json,
     nlu_data_from_yaml,
 )
-
-BOTS = Path("/work/shared/reference/bots")
+from tests.conftest import BOTS
 
 DOC = """
 version: "3.1"
@@ -155,3 +152,9 @@ def test_it_reads_the_reference_bots() -> None:
     assert formbot.synonyms["pan asian"] == "asian"
     initbot = load_nlu_files([BOTS / "initbot/data/nlu.yml"])
     assert "greet" in initbot.intents
+
+
+def test_it_reads_yes_and_no_as_intent_names_like_rasa() -> None:
+    """YAML 1.2, as Rasa: CLINC150's ``yes``/``no`` intents are not the booleans of YAML 1.1."""
+    data = nlu_data_from_yaml("nlu:\n- intent: yes\n  examples: |\n    - sure\n")
+    assert [example.intent for example in data.examples] == ["yes"]

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from engine.nlu import NLUPipeline
 from engine.nlu_evaluation import confusion_matrix, cross_validate_nlu, evaluate_nlu
 from engine.training_data import load_nlu_files
-
-BOTS = Path("/work/shared/reference/bots")
+from tests.conftest import BOTS
 
 
 def test_it_evaluates_intents_and_entities_in_rasas_shape() -> None:

@@ -87,6 +87,17 @@ def test_it_predicts_identically_after_save_and_load(
     assert np.allclose(loaded.predict(messages), model.predict(messages))
 
 
+def test_it_scores_one_message_as_the_batch_does(
+    trained: tuple[LinearModel, NLUPipeline],
+) -> None:
+    """A parse takes the one-message path; evaluation the matrix path: same numbers."""
+    model, pipeline = trained
+    texts = ["hello hello there there hello hello there", "sunny today", "qwxz", ""]
+    batch = model.predict(_featurised(texts, pipeline))
+    for row, text in enumerate(texts):
+        assert np.allclose(model.predict(_featurised([text], pipeline))[0], batch[row])
+
+
 def test_it_separates_two_intents_with_a_two_way_softmax() -> None:
     pipeline = NLUPipeline.from_config(
         [

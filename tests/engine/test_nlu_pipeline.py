@@ -8,8 +8,7 @@ import yaml
 from engine.errors import ConfigError, ModelLoadError
 from engine.nlu import NLUPipeline, parse_intent_shortcut
 from engine.training_data import load_nlu_files, nlu_data_from_yaml
-
-BOTS = Path("/work/shared/reference/bots")
+from tests.conftest import BOTS
 
 
 def _bot(name: str) -> NLUPipeline:

@@ -12,8 +12,7 @@ from engine.events import ActionExecuted, SessionStarted, UserUttered
 from engine.policies import PolicyEnsemble
 from engine.tracker import Tracker
 from engine.training_data.stories import load_story_files
-
-BOTS = "/work/shared/reference/bots"
+from tests.conftest import BOTS
 
 
 def _bot(name: str) -> tuple[Domain, PolicyEnsemble, float]:

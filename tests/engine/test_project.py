@@ -8,8 +8,7 @@ import pytest
 
 from engine.errors import BotError, InvalidDomainError
 from engine.project import load_project, project_from_yaml_document
-
-BOTS = Path("/work/shared/reference/bots")
+from tests.conftest import BOTS
 
 DOMAIN = """\
 version: "3.1"

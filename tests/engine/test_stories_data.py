@@ -11,8 +11,7 @@ from engine.training_data.stories import (
     load_story_files,
     story_data_from_yaml,
 )
-
-BOTS = "/work/shared/reference/bots"
+from tests.conftest import BOTS
 
 
 def test_it_reads_intents_actions_slots_and_loops():

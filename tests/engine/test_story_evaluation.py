@@ -9,8 +9,8 @@ from engine.domain import Domain
 from engine.policies import PolicyEnsemble
 from engine.story_evaluation import evaluate_stories, run_story_evaluation
 from engine.training_data.stories import load_story_files, story_data_from_yaml
+from tests.conftest import BOTS
 
-BOTS = "/work/shared/reference/bots"
 KEYS = {
     "report",
     "precision",

@@ -16,8 +16,8 @@ from engine.story_evaluation import run_story_evaluation
 from engine.tracker import Tracker
 from engine.training import newest_archive, train
 from engine.training_data.stories import load_story_files
+from tests.conftest import BOTS
 
-BOTS = Path("/work/shared/reference/bots")
 MESSAGES = ["hello there", "I am feeling very good", "not so good", "bye", "are you a bot?"]
 
 
