@@ -198,15 +198,15 @@ class ConversationAdmin(admin.ModelAdmin):
         conversation = self._readable(request, object_id)
         if request.method != "GET":
             return self.review_view(request, conversation.pk)
-        items, hidden = transcript(conversation)
+        page = transcript(conversation, upto=_positive_int(request.GET.get("upto")))
         intents, actions = _domain_names()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Conversation {conversation.sender_id}",
             "conversation": conversation,
-            "items": items,
-            "hidden": hidden,
+            "items": page.items,
+            "page": page,
             "tags": conversation.tags.all(),
             "all_tags": Tag.objects.values_list("name", flat=True),
             "notes": conversation.notes.select_related("author"),
@@ -345,3 +345,8 @@ class DeletionRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+def _positive_int(value: str | None) -> int | None:
+    """A page number from the query string; anything else means the default page."""
+    return int(value) if value and value.isdigit() and int(value) > 0 else None

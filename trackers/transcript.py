@@ -15,7 +15,8 @@ from trackers.models import Conversation, Correction
 from trackers.models import Event as EventRow
 from trackers.review import effective_corrections
 
-# A page shows the latest events only; the downloads always hold the whole log.
+# A page shows this many events, the latest first; links page back through the rest, and
+# the downloads always hold the whole log.
 MAX_EVENTS_SHOWN = 2000
 SEPARATORS = {"session_started": "session started", "restart": "conversation restarted"}
 
@@ -42,13 +43,34 @@ class Item:
         return datetime.fromtimestamp(self.row.timestamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def transcript(conversation: Conversation) -> tuple[list[Item], int]:
-    """The latest ``MAX_EVENTS_SHOWN`` events as items, and how many earlier ones are hidden."""
-    first = max(conversation.event_count - MAX_EVENTS_SHOWN + 1, 1)
-    rows = conversation.events.filter(seq__gte=first).order_by("seq")
+@dataclass
+class TranscriptPage:
+    """Events ``first``..``last`` of the log as items; ``earlier``/``later`` are the ``upto``
+    of the neighbouring pages (None at either end of the log)."""
+
+    items: list[Item]
+    first: int
+    last: int
+    earlier: int | None
+    later: int | None
+
+
+def transcript(conversation: Conversation, *, upto: int | None = None) -> TranscriptPage:
+    """The page of at most ``MAX_EVENTS_SHOWN`` events that ends at event ``upto`` (the
+    latest when None), so a conversation of any length stays readable page by page."""
+    count = conversation.event_count
+    last = count if upto is None else min(max(upto, 1), count)
+    first = max(last - MAX_EVENTS_SHOWN + 1, 1)
+    rows = conversation.events.filter(seq__gte=first, seq__lte=last).order_by("seq")
     corrections = effective_corrections(conversation)
     items = [_item(row, corrections.get(row.id, {})) for row in rows]
-    return items, first - 1
+    return TranscriptPage(
+        items=items,
+        first=first,
+        last=last,
+        earlier=first - 1 if first > 1 else None,
+        later=min(last + MAX_EVENTS_SHOWN, count) if last < count else None,
+    )
 
 
 def _item(row: EventRow, corrections: dict[str, Correction]) -> Item:

@@ -117,3 +117,26 @@ def test_it_lets_readers_read_but_not_correct(reader, client):
     assert correct(reader, conversation, user, "intent", "goodbye").status_code == 403
     assert Correction.objects.count() == 0
     assert reader.get(f"{CHANGELIST}{conversation.pk}/delete/").status_code == 403
+
+
+def test_it_pages_through_a_long_conversation(reviewer, monkeypatch):
+    monkeypatch.setattr("trackers.transcript.MAX_EVENTS_SHOWN", 4)
+    greeting(reviewer, "long", text="first words")
+    for number in range(3):
+        turn = (f"message {number}", "greet", 0.9, "utter_greet", "")
+        conversation = chat(reviewer, "long", turn)
+    count = conversation.event_count
+    latest = page_of(reviewer, conversation)
+    assert f"Events {count - 3}&ndash;{count} of {count}" in latest
+    assert f'href="?upto={count - 4}">earlier events' in latest and "later events" not in latest
+    assert "first words" not in latest
+    seq = conversation.events.get(type_name="user", text="first words").seq
+    response = reviewer.get(f"{CHANGELIST}{conversation.pk}/change/?upto={seq}")
+    older = response.content.decode()
+    assert f"Events {max(seq - 3, 1)}&ndash;{seq} of {count}" in older and "first words" in older
+    assert f'href="?upto={seq + 4}">later events' in older
+    # Not a positive number, or past the end of the log: the latest page.
+    for bad in ("abc", "-3", "0", "1e9", "99999999999999"):
+        page = reviewer.get(f"{CHANGELIST}{conversation.pk}/change/?upto={bad}")
+        assert page.status_code == 200
+        assert f"Events {count - 3}&ndash;{count}" in page.content.decode()
