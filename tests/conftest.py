@@ -38,3 +38,19 @@ def admin_jwt(**kwargs) -> str:
 
 def user_jwt(username: str, **kwargs) -> str:
     return make_jwt({"user": {"username": username, "role": "user"}}, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def initbot_archive(tmp_path_factory) -> Path:
+    """initbot trained once per test run (a fraction of a second), shared by every folder."""
+    from engine.project import load_project
+    from engine.training import train
+
+    return train(load_project(BOTS / "initbot"), output_dir=tmp_path_factory.mktemp("models")).path
+
+
+@pytest.fixture(scope="session")
+def initbot_model(initbot_archive):
+    from engine.model import load_model
+
+    return load_model(initbot_archive)

@@ -9,8 +9,6 @@ from tests.api.conftest import (  # noqa: F401 - fixtures shared with the API te
     ApiClient,
     _no_model_from_settings,
     initbot,
-    initbot_archive,
-    initbot_model,
     open_auth,
     token_auth,
     trained_initbot,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,23 +74,6 @@ def token_auth(settings) -> None:
     settings.CONVAPI_AUTH_TOKEN = "rasa"
     settings.CONVAPI_JWT_SECRET = "core"
     settings.CONVAPI_JWT_METHOD = "HS256"
-
-
-@pytest.fixture(scope="session")
-def initbot_archive(tmp_path_factory) -> Path:
-    """initbot trained once per test run."""
-    from engine.project import load_project
-    from engine.training import train
-
-    out = tmp_path_factory.mktemp("models")
-    return train(load_project(BOTS / "initbot"), output_dir=out).path
-
-
-@pytest.fixture(scope="session")
-def initbot_model(initbot_archive):
-    from engine.model import load_model
-
-    return load_model(initbot_archive)
 
 
 @pytest.fixture

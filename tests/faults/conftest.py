@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import BOTS, ROOT
+from tests.conftest import ROOT
 
 # Variables of the test run that must not leak into a server process we configure.
 _SCRUBBED = ("DATABASE_URL", "CELERY_BROKER_URL", "CONVAPI_ENDPOINTS", "CONVAPI_MODEL")
@@ -52,16 +52,6 @@ def assert_error_format(response: requests.Response, status: int) -> dict:
     assert body["status"] == "failure"
     assert body["code"] == status
     return body
-
-
-@pytest.fixture(scope="session")
-def faults_initbot_archive(tmp_path_factory) -> Path:
-    """initbot trained once for the fault tests (about two seconds)."""
-    from engine.project import load_project
-    from engine.training import train
-
-    out = tmp_path_factory.mktemp("faults-models")
-    return train(load_project(BOTS / "initbot"), output_dir=out).path
 
 
 class ConvapiServer:

@@ -23,13 +23,13 @@ YAML = {"Content-Type": "application/x-yaml"}
 
 
 @pytest.fixture
-def broker_down_server(convapi_server, faults_initbot_archive, tmp_path):
+def broker_down_server(convapi_server, initbot_archive, tmp_path):
     port = free_port()
     server = convapi_server(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path / 'faults.sqlite3'}",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0",
-            "CONVAPI_MODEL": str(faults_initbot_archive),
+            "CONVAPI_MODEL": str(initbot_archive),
         },
         workers=1,
     )

@@ -69,11 +69,11 @@ def turn_waiting_on_lock(cluster) -> bool:
 
 
 def test_it_answers_503_while_postgres_is_down_and_recovers_without_restart(
-    private_postgres, convapi_server, faults_initbot_archive
+    private_postgres, convapi_server, initbot_archive
 ):
     # One worker thread: the connection that saw the outage is the one the next turn uses.
     server = convapi_server(
-        {"DATABASE_URL": private_postgres.url, "CONVAPI_MODEL": str(faults_initbot_archive)},
+        {"DATABASE_URL": private_postgres.url, "CONVAPI_MODEL": str(initbot_archive)},
         workers=1,
         threads=1,
     )
@@ -132,10 +132,10 @@ def test_it_answers_503_while_postgres_is_down_and_recovers_without_restart(
 # A persistent connection (CONN_MAX_AGE) opened before the restart would be reused by its
 # worker thread's next request without CONN_HEALTH_CHECKS: one 503 per such thread.
 def test_it_serves_every_worker_thread_at_once_after_postgres_restarts(
-    private_postgres, convapi_server, faults_initbot_archive
+    private_postgres, convapi_server, initbot_archive
 ):
     server = convapi_server(
-        {"DATABASE_URL": private_postgres.url, "CONVAPI_MODEL": str(faults_initbot_archive)},
+        {"DATABASE_URL": private_postgres.url, "CONVAPI_MODEL": str(initbot_archive)},
         workers=2,
         threads=2,
     )

@@ -14,8 +14,6 @@ from django.db import close_old_connections
 from tests.api.conftest import (  # noqa: F401 - fixtures, registered by import
     _no_model_from_settings,
     client,
-    initbot_archive,
-    initbot_model,
     open_auth,
     token_auth,
     trained_initbot,

@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from interactive.client import Client
-from tests.conftest import BOTS
-
-
-@pytest.fixture(scope="session")
-def initbot_archive(tmp_path_factory) -> Path:
-    """initbot trained once per test run."""
-    from engine.project import load_project
-    from engine.training import train
-
-    out = tmp_path_factory.mktemp("models")
-    return train(load_project(BOTS / "initbot"), output_dir=out).path
-
-
-@pytest.fixture(scope="session")
-def initbot_model(initbot_archive):
-    from engine.model import load_model
-
-    return load_model(initbot_archive)
 
 
 @pytest.fixture

@@ -121,14 +121,6 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
-def jobs_initbot_archive(tmp_path_factory) -> Path:
-    from engine.project import load_project
-    from engine.training import train
-
-    return train(load_project(BOTS / "initbot"), output_dir=tmp_path_factory.mktemp("m")).path
-
-
 class WorkerProcess:
     """``celery worker -B`` in its own process group, so a test can SIGKILL all of it."""
 
@@ -169,7 +161,7 @@ class WorkerProcess:
 
 @pytest.fixture(scope="session")
 def celery_worker_process(
-    django_db_setup, tmp_path_factory, jobs_initbot_archive
+    django_db_setup, tmp_path_factory, initbot_archive
 ) -> Iterator[WorkerProcess | None]:
     """A real worker on the TEST database, or None when tasks run eagerly."""
     if not django_settings.CELERY_BROKER_URL:
@@ -183,7 +175,7 @@ def celery_worker_process(
     env = {
         **os.environ,
         "DATABASE_URL": test_url,
-        "CONVAPI_MODEL": str(jobs_initbot_archive),
+        "CONVAPI_MODEL": str(initbot_archive),
         "CONVAPI_BEAT_SECONDS": "1",
         **{name: str(value) for name, value in FAST_JOB_SETTINGS.items()},
     }

@@ -93,8 +93,8 @@ def test_it_guards_the_jobs_routes_like_the_model_routes(client, settings):
     assert client.get("/jobs?token=rasa").status_code == 200
 
 
-def test_it_counts_running_trainings_in_status(client, jobs_initbot_archive):
-    assistant_set(assistant_from_model(load_model(jobs_initbot_archive)))
+def test_it_counts_running_trainings_in_status(client, initbot_archive):
+    assistant_set(assistant_from_model(load_model(initbot_archive)))
     Job.objects.create(kind="train", status="running")
     Job.objects.create(kind="train", status="succeeded")
     Job.objects.create(kind="test_intents", status="running")

@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 @pytest.fixture(autouse=True)
-def initbot_served(jobs_env, jobs_initbot_archive) -> None:
-    assistant_set(assistant_from_model(load_model(jobs_initbot_archive)))
+def initbot_served(jobs_env, initbot_archive) -> None:
+    assistant_set(assistant_from_model(load_model(initbot_archive)))
 
 
 def set_reminder(

@@ -22,19 +22,19 @@ def forget_local_model() -> None:
     holder.assistant_set(None, version=0)
 
 
-def test_it_records_the_chosen_model_for_every_process(client, jobs_initbot_archive):
-    assert client.put_json("/model", {"model_file": str(jobs_initbot_archive)}).status_code == 204
+def test_it_records_the_chosen_model_for_every_process(client, initbot_archive):
+    assert client.put_json("/model", {"model_file": str(initbot_archive)}).status_code == 204
     row = ServedModel.objects.get()
-    assert row.path == str(jobs_initbot_archive.resolve())
+    assert row.path == str(initbot_archive.resolve())
     forget_local_model()
-    assert current_assistant().file_name == jobs_initbot_archive.name
+    assert current_assistant().file_name == initbot_archive.name
     assert client.delete("/model").status_code == 204
     assert ServedModel.objects.get().version == row.version + 1
     assert client.get("/status").status_code == 409
 
 
-def test_it_lets_the_worker_follow_an_unloaded_model(client, jobs_env, jobs_initbot_archive):
-    client.put_json("/model", {"model_file": str(jobs_initbot_archive)})
+def test_it_lets_the_worker_follow_an_unloaded_model(client, jobs_env, initbot_archive):
+    client.put_json("/model", {"model_file": str(initbot_archive)})
     job = job_submit(kind=Job.Kind.TEST_STORIES, params={}, body=STORIES)
     job = wait_for(lambda: Job.objects.filter(pk=job.pk, status="succeeded").first())
     assert job.result["accuracy"] == 1.0
