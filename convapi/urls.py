@@ -65,13 +65,8 @@ urlpatterns += [
 
 from convapi.views import review  # noqa: E402 - the reviewer's erase route, kept last
 
-# Matches any id except one ending in a suffix route, so routes added after this one
-# (and ids such as "a/b") still reach their own views.
-SUFFIXES = r"tracker|tracker/events|story|execute|trigger_intent|predict|messages|respond"
+# Any id, slashes included ("a/b"): it comes last, so the suffix routes above
+# (".../tracker", ".../story", ...) match first and keep their own views.
 urlpatterns += [
-    re_path(
-        rf"^conversations/(?!.*/(?:{SUFFIXES})$)(?P<conversation_id>.+)$",
-        review.ConversationView.as_view(),
-        name="conversation",
-    ),
+    re_path(CONVERSATION + r"$", review.ConversationView.as_view(), name="conversation"),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -75,6 +76,7 @@ class JobPagination(LimitOffsetPagination):
 class JobListView(GuardedView):
     """``GET /jobs``: newest first; ``?kind=``, ``?status=``, ``?limit=``, ``?offset=``."""
 
+    @extend_schema(operation_id="jobs_list")
     def get(self, request: Request) -> Response:
         jobs = job_list(
             kind=request.query_params.get("kind"), status=request.query_params.get("status")
@@ -97,6 +99,7 @@ class JobDetailView(GuardedView):
 class ModelListView(GuardedView):
     """``GET /models``: the archives in the model directory and which one is served."""
 
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "object"}}})
     def get(self, request: Request) -> Response:
         assistant = current_assistant()
         return Response(

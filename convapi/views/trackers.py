@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -111,5 +112,6 @@ class TrackerEventsView(GuardedView):
 
 
 class ConversationListView(GuardedView):
+    @extend_schema(responses={200: {"type": "array", "items": {"type": "string"}}})
     def get(self, request: Request) -> Response:
         return Response(services.conversation_ids())

@@ -72,7 +72,7 @@ def convapi_schema(document: dict[str, Any]) -> Any:
     """convapi's generated schema, minus the operations Rasa's spec already covers."""
     rasa_ops = {(op.method.upper(), op.path) for op in _operations(rasa_schema())}
     paths = {}
-    for path, operations in _fixed_paths(document["paths"]).items():
+    for path, operations in document["paths"].items():
         kept = {m: op for m, op in operations.items() if (m.upper(), path) not in rasa_ops}
         if kept:
             paths[path] = kept
@@ -124,19 +124,6 @@ def _without_model_replacing(schema: Any) -> Any:
     for method, path in MODEL_REPLACING:
         schema = schema.exclude(method=method, path=path)
     return schema
-
-
-def _fixed_paths(paths: dict[str, Any]) -> dict[str, Any]:
-    """drf-spectacular cannot read the erase route's look-ahead regex; name its one parameter."""
-    fixed = {}
-    for path, operations_ in paths.items():
-        if "{var}" in path:
-            path = path.replace("{var}", "")
-            for operation in operations_.values():
-                params = operation.get("parameters", [])
-                operation["parameters"] = [p for p in params if p.get("name") != "var"]
-        fixed[path] = operations_
-    return fixed
 
 
 def _kind(failure: BaseException) -> str:
