@@ -170,6 +170,7 @@ def _send(reminder_id: int, eta: datetime) -> None:
         # (the row stays stored: a restart of a broker-less server does not fire it).
         timer = threading.Timer(delay, _fire_in_thread, args=(reminder_id,))
         timer.daemon = True
+        _waiting_timers.add(timer)
         timer.start()
         return
     try:
@@ -180,7 +181,25 @@ def _send(reminder_id: int, eta: datetime) -> None:
 
 
 def _fire_in_thread(reminder_id: int) -> None:
+    _waiting_timers.discard(threading.current_thread())
     try:
         reminder_fire(reminder_id=reminder_id)
     finally:
         connection.close()
+
+
+# The broker-less timers not yet fired, so that they can be stopped together.
+_waiting_timers: set[threading.Timer] = set()
+
+
+def reminder_timers_cancel() -> int:
+    """Stop this process's broker-less reminder timers (their rows stay stored); how many.
+
+    For a process that hands its database over, such as a test that is ending: a timer
+    firing later would act on a database that is no longer the one it was set for.
+    """
+    timers = list(_waiting_timers)
+    for timer in timers:
+        timer.cancel()
+        _waiting_timers.discard(timer)
+    return len(timers)

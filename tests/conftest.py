@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +18,16 @@ TEST_JWT_SECRET = "core"
 @pytest.fixture
 def bots_dir() -> Path:
     return BOTS
+
+
+@pytest.fixture(autouse=True)
+def _reminder_timers_end_with_their_test():
+    """A reminder set without a broker waits on a timer in this process; one left running
+    would fire during a later test, against that test's database."""
+    yield
+    reminders = sys.modules.get("jobs.reminders")  # never imported: no timer to stop
+    if reminders is not None:
+        reminders.reminder_timers_cancel()
 
 
 def make_jwt(

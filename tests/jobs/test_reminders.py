@@ -102,3 +102,14 @@ def test_it_drops_a_reminder_from_before_a_restart_in_the_log(client):
     reminder = settled("ping")
     assert reminder.status == "outdated"
     assert "restart" in reminder.outcome
+
+
+def test_it_stops_waiting_timers_and_keeps_their_rows(client, jobs_env):
+    if jobs_env is not None:
+        pytest.skip("with a broker the reminder waits in Redis, not on a timer here")
+    from jobs.reminders import reminder_timers_cancel
+
+    set_reminder(client, "later", name="later", seconds=3600)
+    assert reminder_timers_cancel() == 1
+    assert reminder_timers_cancel() == 0
+    assert Reminder.objects.get(name="later").status == "scheduled"  # the row is not lost
