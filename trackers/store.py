@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from engine.events import (
     ActionExecuted,
@@ -180,8 +181,58 @@ def events_persist(
         _note_landmarks(conversation, seq, event)
         _note_review_figures(conversation, event)
         conversation.event_count = seq
-    EventRow.objects.bulk_create(rows)
+    _insert_rows(rows)
     _save_snapshot(conversation, tracker, slot_defaults)
+
+
+# Written with one plain INSERT and one UPDATE naming only these columns: inside the
+# conversation's lock, the ORM's per-object machinery (bulk_create, save) cost more
+# than the database did.
+_EVENT_COLUMNS = (
+    "conversation", "seq", "type_name", "timestamp", "data", "intent_name", "action_name", "text",
+)  # fmt: skip
+_SNAPSHOT_COLUMNS = (
+    "updated", "event_count", "latest_event_time", "latest_intent", "latest_input_channel",
+    "latest_restart_seq", "latest_reset_seq", "latest_session_seq", "state", "state_key",
+    "user_turns", "had_fallback", "lowest_confidence",
+)  # fmt: skip
+
+
+def _insert_rows(rows: Sequence[EventRow]) -> None:
+    """``bulk_create`` without its per-object work, in batches the database accepts."""
+    fields = [EventRow._meta.get_field(name) for name in _EVENT_COLUMNS]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    table = quote(EventRow._meta.db_table)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    batch = max(connection.ops.bulk_batch_size(fields, rows), 1)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), batch):
+            chunk = rows[start : start + batch]
+            params = [
+                field.get_db_prep_save(getattr(row, field.attname), connection)
+                for row in chunk
+                for field in fields
+            ]
+            values = ", ".join([placeholders] * len(chunk))
+            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)
+
+
+def _update_row(conversation: Conversation, names: Sequence[str]) -> None:
+    """``save(update_fields=names)`` without its per-object work."""
+    fields = [Conversation._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    params = [
+        field.get_db_prep_save(getattr(conversation, field.attname), connection) for field in fields
+    ]
+    table, key = quote(Conversation._meta.db_table), quote(Conversation._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} WHERE {key} = %s", [*params, conversation.pk]
+        )
+        if cursor.rowcount != 1:
+            raise Conversation.DoesNotExist(f"conversation {conversation.pk} is not stored")
 
 
 def events_replace(
@@ -237,7 +288,8 @@ def _save_snapshot(
     latest = tracker.latest_message
     conversation.latest_intent = ((latest.intent_name if latest else None) or "")[:255]
     conversation.latest_input_channel = ((latest.input_channel if latest else None) or "")[:255]
-    conversation.save()
+    conversation.updated = timezone.now()
+    _update_row(conversation, _SNAPSHOT_COLUMNS)
 
 
 def snapshot_rebuild(conversation: Conversation, slot_defaults: SlotDefaults) -> dict:

@@ -74,6 +74,19 @@ def test_it_numbers_events_without_gaps(client):
     assert Conversation.objects.get(sender_id="seq").event_count == len(seqs)
 
 
+def test_it_stores_more_events_at_once_than_one_insert_may_carry(client):
+    """SQLite takes at most 999 parameters a statement: 2,000 events go in several batches."""
+    events = [
+        {"event": "bot", "text": f"line {n}", "timestamp": 1_700_000_000 + n} for n in range(2000)
+    ]
+    assert client.post_json("/conversations/many/tracker/events", events).status_code == 200
+    stored = list(Event.objects.filter(conversation__sender_id="many").order_by("seq"))
+    assert [row.seq for row in stored] == list(range(1, len(stored) + 1))
+    bot = [row.data["text"] for row in stored if row.type_name == "bot"]
+    assert bot == [f"line {n}" for n in range(2000)]
+    assert Conversation.objects.get(sender_id="many").event_count == len(stored)
+
+
 def test_it_refuses_to_change_a_stored_event(client):
     client.post_json("/conversations/ro/tracker/events", {"event": "bot", "text": "x"})
     row = Event.objects.filter(conversation__sender_id="ro").first()
