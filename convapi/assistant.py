@@ -11,6 +11,7 @@ one it loaded, at most every ``CONVAPI_MODEL_CHECK_SECONDS``, and follows when i
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -109,6 +110,28 @@ def assistant_set(assistant: Assistant | None, *, version: int | None = None) ->
         _configured = True
         if version is not None:
             _version = version
+    if gc.get_freeze_count():  # a warmed-up server process: the new model lives long too
+        _freeze_long_lived_objects()
+
+
+def warm_up() -> None:
+    """Load the served model as a web worker starts, then freeze what lives as long as it.
+
+    The first request no longer pays for loading the model; and the cyclic garbage
+    collector, which would otherwise walk Django and the whole model on every full
+    collection, pausing whichever turn holds a conversation's lock, skips them.
+    """
+    try:
+        current_assistant()
+    except Exception:  # noqa: BLE001 - the database may be down: the first request retries
+        logger.warning("Could not load the model at start; the first request will try again")
+    _freeze_long_lived_objects()
+
+
+def _freeze_long_lived_objects() -> None:
+    gc.unfreeze()  # a replaced model's objects become collectable again
+    gc.collect()
+    gc.freeze()
 
 
 def assistant_from_domain_file(path: str | Path) -> Assistant:

@@ -42,6 +42,7 @@ class Command(BaseCommand):
             self._train_if_missing(Path(options["bot"]))
         argv = [
             sys.executable, "-m", "gunicorn", "config.wsgi",
+            "--config", str(settings.BASE_DIR / "gunicorn.conf.py"),
             "--bind", f"{options['host']}:{options['port']}",
             "--workers", str(options["workers"]),
             "--threads", str(options["threads"]),
