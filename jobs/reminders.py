@@ -161,6 +161,10 @@ def _enqueue(row: Reminder) -> None:
     transaction.on_commit(lambda: _send(reminder_id, eta))
 
 
+# The broker-less timers not yet fired, so that they can be stopped together.
+_waiting_timers: set[threading.Timer] = set()
+
+
 def _send(reminder_id: int, eta: datetime) -> None:
     from jobs.tasks import fire_reminder
 
@@ -186,10 +190,6 @@ def _fire_in_thread(reminder_id: int) -> None:
         reminder_fire(reminder_id=reminder_id)
     finally:
         connection.close()
-
-
-# The broker-less timers not yet fired, so that they can be stopped together.
-_waiting_timers: set[threading.Timer] = set()
 
 
 def reminder_timers_cancel() -> int:

@@ -205,7 +205,6 @@ class ConversationAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "title": f"Conversation {conversation.sender_id}",
             "conversation": conversation,
-            "items": page.items,
             "page": page,
             "tags": conversation.tags.all(),
             "all_tags": Tag.objects.values_list("name", flat=True),
@@ -349,4 +348,5 @@ class DeletionRecordAdmin(admin.ModelAdmin):
 
 def _positive_int(value: str | None) -> int | None:
     """A page number from the query string; anything else means the default page."""
-    return int(value) if value and value.isdigit() and int(value) > 0 else None
+    number = int(value) if value and value.isdigit() else 0
+    return number or None

@@ -209,13 +209,16 @@ def _insert_rows(rows: Sequence[EventRow]) -> None:
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
-            params = [
-                field.get_db_prep_save(getattr(row, field.attname), connection)
-                for row in chunk
-                for field in fields
-            ]
+            params = [value for row in chunk for value in _column_values(row, fields)]
             values = ", ".join([placeholders] * len(chunk))
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)
+
+
+def _column_values(instance: Any, fields: Sequence[Any]) -> list[Any]:
+    """The instance's values of ``fields`` as the database takes them (JSON adapted, ...)."""
+    return [
+        field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields
+    ]
 
 
 def _update_row(conversation: Conversation, names: Sequence[str]) -> None:
@@ -223,9 +226,7 @@ def _update_row(conversation: Conversation, names: Sequence[str]) -> None:
     fields = [Conversation._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    params = [
-        field.get_db_prep_save(getattr(conversation, field.attname), connection) for field in fields
-    ]
+    params = _column_values(conversation, fields)
     table, key = quote(Conversation._meta.db_table), quote(Conversation._meta.pk.column)
     with connection.cursor() as cursor:
         cursor.execute(
