@@ -3,6 +3,6 @@
 
 def post_worker_init(worker) -> None:
     """Each web worker loads the model before its first request (see ``warm_up``)."""
-    from convapi.assistant import warm_up
+    from serving.holder import warm_up
 
     warm_up()

@@ -48,8 +48,8 @@ def turn_events(count: int) -> list[dict]:
 
 def populate(sender_id: str, count: int) -> None:
     """Store ``count`` events directly (fast), then build the snapshot from the log."""
-    from convapi.assistant import current_assistant
     from engine.events import event_from_dict
+    from serving.holder import current_assistant
     from trackers import store
     from trackers.models import Conversation, Event
 
@@ -83,7 +83,7 @@ def run_backend(sizes: list[int], repeat: int) -> list[dict]:
     from django.core.management import call_command
     from django.test import Client
 
-    from convapi.assistant import assistant_from_domain_file, assistant_set
+    from serving.holder import assistant_from_domain_file, assistant_set
 
     call_command("migrate", verbosity=0)
     bots = ROOT.parent / "shared" / "reference" / "bots"

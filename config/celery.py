@@ -22,7 +22,8 @@ app.autodiscover_tasks()
 @worker_ready.connect
 def _recover_on_start(**kwargs) -> None:
     """A worker that starts after a crash picks up what the dead one left running."""
-    from jobs.tasks import fire_due_reminders, reap_stale_jobs
+    from jobs.tasks import reap_stale_jobs
+    from trackers.tasks import fire_due_reminders
 
     reap_stale_jobs.delay()
     fire_due_reminders.delay()

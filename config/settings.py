@@ -44,9 +44,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "jobs",
+    "serving",
     "trackers",
     "convapi",
-    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -234,10 +235,13 @@ CONVAPI_BEAT_SECONDS = env_float("CONVAPI_BEAT_SECONDS", 10.0)
 CELERY_BEAT_SCHEDULE = {
     "reap-stale-jobs": {"task": "jobs.tasks.reap_stale_jobs", "schedule": CONVAPI_BEAT_SECONDS},
     "fire-due-reminders": {
-        "task": "jobs.tasks.fire_due_reminders",
+        "task": "trackers.tasks.fire_due_reminders",
         "schedule": CONVAPI_BEAT_SECONDS,
     },
-    "pull-model-server": {"task": "jobs.tasks.pull_model_server", "schedule": CONVAPI_BEAT_SECONDS},
+    "pull-model-server": {
+        "task": "serving.tasks.pull_model_server",
+        "schedule": CONVAPI_BEAT_SECONDS,
+    },
 }
 
 LOGGING = {

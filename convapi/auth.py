@@ -15,7 +15,7 @@ import jwt
 from django.conf import settings
 from rest_framework.permissions import BasePermission
 
-from convapi.errors import ApiError
+from engine.errors import not_authenticated, not_authorized
 
 JWT_LEEWAY_SECONDS = 60
 
@@ -39,14 +39,6 @@ def auth_config() -> AuthConfig:
         jwt_method=settings.CONVAPI_JWT_METHOD,
         jwt_audience=settings.CONVAPI_JWT_AUDIENCE,
     )
-
-
-def not_authenticated() -> ApiError:
-    return ApiError(401, "NotAuthenticated", "User is not authenticated.")
-
-
-def not_authorized() -> ApiError:
-    return ApiError(403, "NotAuthorized", "User has insufficient permissions.")
 
 
 def decode_jwt(token: str, config: AuthConfig) -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from convapi.assistant import current_assistant
+from serving.holder import current_assistant
 
 BROKER_TIMEOUT_SECONDS = 2
 

@@ -19,8 +19,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from convapi.errors import ApiError, database_unavailable, json_error_response
+from convapi.errors import json_error_response
 from convapi.models import IdempotentRequest
+from engine.errors import bad_request, conflict, database_unavailable, unprocessable
 
 HEADER = "Idempotency-Key"
 ROUTES = re.compile(
@@ -75,21 +76,15 @@ def _wait_for_first(scope: str, key: str, body_hash: str) -> HttpResponse:
         record = IdempotentRequest.objects.filter(scope=scope, key=key).first()
         if record is not None and record.body_hash != body_hash:
             return json_error_response(
-                ApiError(
-                    422,
-                    "UnprocessableEntity",
-                    f"The {HEADER} was already used with another request body.",
-                )
+                unprocessable(f"The {HEADER} was already used with another request body.")
             )
         if record is not None and record.status is not None:
             return _replay(record)
         if record is None or time.monotonic() > deadline:
             return json_error_response(
-                ApiError(
-                    409,
-                    "Conflict",
+                conflict(
                     f"A request with this {HEADER} is still being processed. Retry later.",
-                    headers={"Retry-After": "1"},
+                    retry_after=1,
                 )
             )
         time.sleep(POLL_SECONDS)
@@ -116,9 +111,7 @@ class IdempotencyMiddleware:
         if not key or request.method != "POST" or not ROUTES.match(request.path):
             return self.get_response(request)
         if len(key) > 255:
-            return json_error_response(
-                ApiError(400, "BadRequest", f"The {HEADER} is longer than 255 characters.")
-            )
+            return json_error_response(bad_request(f"The {HEADER} is longer than 255 characters."))
         try:
             body_hash = _digest(request.body)
         except Exception:  # noqa: BLE001 - an unreadable body is the view's error to report

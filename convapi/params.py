@@ -8,8 +8,7 @@ from typing import Any
 
 from rest_framework.request import Request
 
-from convapi.errors import ApiError, bad_request
-from engine.errors import EventsValidationError
+from engine.errors import EventsValidationError, bad_request, events_invalid
 from engine.events import Event, events_from_dicts
 from engine.schema import validate_events
 from engine.tracker import EventVerbosity
@@ -74,19 +73,27 @@ def json_body(request: Request) -> Any:
         payload = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise bad_request(f"The request body is not valid JSON: {exc}", parameter="") from None
-    # PostgreSQL cannot store NUL in text or jsonb: refuse it here rather than fail later.
-    if "\\u0000" in text and _has_nul(payload):
-        raise bad_request("Strings in the body may not contain NUL (\\u0000).", parameter="")
+    # PostgreSQL cannot store NUL in text or jsonb, and no database stores half a UTF-16
+    # surrogate pair (``"\ud800"`` alone): refuse them here rather than fail later.
+    if "\\u" in text and _has_unstorable(payload):
+        raise bad_request(
+            "Strings in the body may not contain NUL (\\u0000) or unpaired surrogates.",
+            parameter="",
+        )
     return payload
 
 
-def _has_nul(value: Any) -> bool:
+def _unstorable_text(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _has_unstorable(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _unstorable_text(value)
     if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
+        return any(_has_unstorable(item) for item in value)
     if isinstance(value, dict):
-        return any("\x00" in key or _has_nul(item) for key, item in value.items())
+        return any(_unstorable_text(key) or _has_unstorable(item) for key, item in value.items())
     return False
 
 
@@ -97,12 +104,7 @@ def events_body(request: Request) -> list[Event]:
         items = validate_events(payload)
         events = events_from_dicts(items)
     except EventsValidationError as exc:
-        raise ApiError(
-            400,
-            "BadRequest",
-            f"Failed to validate the events format. {exc}",
-            {"parameter": "", "in": "body"},
-        ) from None
+        raise events_invalid(exc) from None
     if not events:
         raise bad_request("Couldn't extract a proper event from the request body.", parameter="")
     return events

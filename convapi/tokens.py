@@ -21,7 +21,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from convapi.auth import JWT_LEEWAY_SECONDS
-from convapi.errors import ApiError
+from engine.errors import conflict
 
 
 def configured_token_backend() -> TokenBackend:
@@ -74,9 +74,7 @@ def require_jwt_configured() -> None:
         settings.CONVAPI_JWT_SECRET if method.startswith("HS") else settings.CONVAPI_JWT_PRIVATE_KEY
     )
     if not key:
-        raise ApiError(
-            409,
-            "Conflict",
+        raise conflict(
             "Issuing JWTs needs CONVAPI_JWT_SECRET (HS*) or CONVAPI_JWT_PRIVATE_KEY (RS*/ES*).",
         )
 

@@ -15,11 +15,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.config import read_yaml
 from engine.errors import InvalidDomainError
 from engine.slots import Slot, default_slots, parse_slots
+from engine.yaml_text import DoubleQuoted, dump_yaml
 
 DEFAULT_INTENTS = ("restart", "back", "out_of_scope", "session_start", "nlu_fallback")
 DEFAULT_ACTIONS = (
@@ -197,8 +196,8 @@ class Domain:
 
     def as_yaml(self) -> str:
         data = self.as_dict()
-        data["version"] = _DoubleQuoted(str(data["version"]))
-        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+        data["version"] = DoubleQuoted(str(data["version"]))
+        return dump_yaml(data)
 
     def fingerprint(self) -> str:
         """A hash that changes exactly when the domain's content changes."""
@@ -423,17 +422,3 @@ def _sorted_file_intents(intents: list) -> list:
         return str(next(iter(item))) if isinstance(item, dict) else str(item)
 
     return sorted((i for i in intents if name(i) not in DEFAULT_INTENTS), key=name)
-
-
-class _DoubleQuoted(str):
-    pass
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-_Dumper.add_representer(
-    _DoubleQuoted,
-    lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"'),
-)

@@ -35,6 +35,7 @@ from engine.events import (
 from engine.model import Model
 from engine.output import COLLECTOR_CHANNEL, messages_for_events
 from engine.policies import PolicyPrediction
+from engine.reminders import reminder_outdated_reason
 from engine.responses import ResponseRenderer
 from engine.session import ACTION_SESSION_START, SESSION_STARTED_METADATA_SLOT
 from engine.tracker import Tracker
@@ -59,6 +60,8 @@ class TurnResult:
     reminders: list[ReminderScheduled] = field(default_factory=list)
     cancellations: list[ReminderCancelled] = field(default_factory=list)
     prediction: PolicyPrediction | None = None
+    # Why the turn did nothing (a reminder that no longer counts); "" when it ran.
+    skipped: str = ""
 
 
 class _Turn:
@@ -80,13 +83,14 @@ class _Turn:
         self.tracker.update(event)
         self.events.append(event)
 
-    def result(self, prediction: PolicyPrediction | None = None) -> TurnResult:
+    def result(self, prediction: PolicyPrediction | None = None, skipped: str = "") -> TurnResult:
         return TurnResult(
             events=self.events,
             messages=messages_for_events(self.events),
             reminders=[e for e in self.events if isinstance(e, ReminderScheduled)],
             cancellations=[e for e in self.events if isinstance(e, ReminderCancelled)],
             prediction=prediction,
+            skipped=skipped,
         )
 
 
@@ -204,15 +208,18 @@ class MessageProcessor:
     def handle_reminder(
         self, tracker: Tracker, reminder: ReminderScheduled, *, sender_id: str
     ) -> TurnResult:
-        """A due reminder: triggers its intent unless the user spoke since or it was undone."""
+        """A due reminder: triggers its intent unless it no longer counts (``result.skipped``)."""
+        if reminder.intent not in self.domain.intents:
+            raise UnknownIntentError(
+                f"The intent '{reminder.intent}' does not exist in the domain."
+            )
         turn = self._turn(tracker, sender_id, COLLECTOR_CHANNEL)
         self._refresh(turn, None)
-        outdated = reminder.kill_on_user_message and _user_spoke_after(tracker, reminder)
-        if outdated or not _still_scheduled(tracker, reminder):
-            logger.debug("reminder '%s' for '%s' is outdated", reminder.name, sender_id)
-            return turn.result()
-        if reminder.intent in self.domain.intents:
-            self._trigger(turn, reminder.intent, reminder.entities)
+        reason = reminder_outdated_reason(tracker, reminder)
+        if reason:
+            logger.debug("reminder '%s' for '%s': %s", reminder.name, sender_id, reason)
+            return turn.result(skipped=reason)
+        self._trigger(turn, reminder.intent, reminder.entities)
         return turn.result()
 
     # -- steps ---------------------------------------------------------------------------
@@ -420,19 +427,3 @@ def _should_handle(tracker: Tracker) -> bool:
         return True
     message = tracker.latest_message
     return message is not None and message.intent_name == RESTART_INTENT
-
-
-def _user_spoke_after(tracker: Tracker, reminder: ReminderScheduled) -> bool:
-    for event in reversed(tracker.events):
-        if isinstance(event, ReminderScheduled) and event.name == reminder.name:
-            return False
-        if isinstance(event, UserUttered) and event.text:
-            return True
-    return False
-
-
-def _still_scheduled(tracker: Tracker, reminder: ReminderScheduled) -> bool:
-    for event in reversed(tracker.applied_events()):
-        if isinstance(event, ReminderScheduled) and event.name == reminder.name:
-            return True
-    return False

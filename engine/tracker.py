@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.applied_tail import (
@@ -476,3 +477,20 @@ _HANDLERS: dict[type[Event], Callable[[Tracker, Any], None]] = {
     EntitiesAdded: _on_entities,
     DefinePrevUserUtteredFeaturization: _on_featurization,
 }
+
+
+@dataclass(frozen=True)
+class TrackerContext:
+    """What the served model tells a tracker's store: slot layout, sessions, event metadata."""
+
+    slot_defaults: Mapping[str, Any] | None
+    carry_over_slots: bool = True
+    event_metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def stamp(self, events: Sequence[Event]) -> list[Event]:
+        """Add the model's id to each event's metadata, keeping ids already there."""
+        for event in events:
+            missing = {k: v for k, v in self.event_metadata.items() if k not in event.metadata}
+            if missing:
+                event.metadata = {**event.metadata, **missing}
+        return list(events)

@@ -16,12 +16,19 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 from ruamel.yaml.util import load_yaml_guess_indent
 
+from engine import story_writer as writer
 from engine.domain import DEFAULT_ACTIONS, DEFAULT_INTENTS
-from interactive.display import annotate
+from engine.events import events_from_dicts
 from interactive.events import conversation_segments, entities_of, intent_name
 
-SKIPPED_ACTIONS = {"action_listen", "action_session_start", "action_extract_slots"}
-FORMAT_VERSION = "3.1"
+# Interactive stories name the plain intent (``faq``, not ``faq/ask_name``), keep entity
+# roles and groups, show ``action_unlikely_intent`` but never ``action_extract_slots``;
+# their NLU examples use the on-screen markup (labels only).
+STORY_STEPS = writer.StepOptions(
+    retrieval_intents=False,
+    entity_roles=True,
+    skipped_actions=writer.IMPLIED_ACTIONS | {"action_extract_slots"},
+)
 STORY_PREFIX = "interactive_story_"
 
 
@@ -52,55 +59,17 @@ class ExportPaths:
         return cls(root / "data" / "stories.yml", root / "data" / "nlu.yml", domain)
 
 
-def story_steps(events: list[dict]) -> list[dict[str, Any]]:
-    """Training-story steps (intent + entities, actions, slots, loops) for APPLIED events."""
-    steps: list[dict[str, Any]] = []
-    for event in events:
-        kind = event.get("event")
-        if kind == "user" and intent_name(event):
-            steps.append(_intent_step(event))
-        elif kind == "action" and event.get("name") not in SKIPPED_ACTIONS:
-            name = event.get("name")
-            steps.append({"action": name} if name else {"bot": event.get("action_text")})
-        elif kind == "slot":
-            steps.append({"slot_was_set": [{event.get("name"): event.get("value")}]})
-        elif kind in ("active_loop", "form"):
-            steps.append({"active_loop": event.get("name")})
-    return steps
-
-
-def _intent_step(event: dict[str, Any]) -> dict[str, Any]:
-    step: dict[str, Any] = {"intent": intent_name(event)}
-    entities = [_entity_item(e) for e in entities_of(event) if e.get("entity")]
-    if entities:
-        step["entities"] = entities
-    return step
-
-
-def _entity_item(entity: dict[str, Any]) -> dict[str, Any]:
-    extras = {k: entity[k] for k in ("role", "group") if entity.get(k)}
-    if extras:
-        return {"entity": entity["entity"], "value": entity.get("value"), **extras}
-    return {entity["entity"]: entity.get("value")}
-
-
 def stories_from_events(events: list[dict]) -> list[list[dict[str, Any]]]:
     """One story per conversation part (split at restarts and session starts)."""
-    return [steps for steps in map(story_steps, conversation_segments(events)) if steps]
+    parts = conversation_segments(events)
+    steps = (writer.story_steps(events_from_dicts(part), STORY_STEPS) for part in parts)
+    return [story for story in steps if story]
 
 
 def nlu_examples(events: list[dict]) -> dict[str, list[str]]:
     """Annotated example texts per intent; intent shortcuts (``/greet``) are not examples."""
-    examples: dict[str, list[str]] = {}
-    for part in conversation_segments(events):
-        for event in part:
-            text, intent = event.get("text") or "", intent_name(event)
-            if event.get("event") != "user" or not intent or not text or text.startswith("/"):
-                continue
-            example = annotate(text, entities_of(event))
-            if example not in examples.setdefault(intent, []):
-                examples[intent].append(example)
-    return examples
+    applied = [event for part in conversation_segments(events) for event in part]
+    return writer.nlu_examples(events_from_dicts(applied), labels_only=True)
 
 
 def domain_additions(events: list[dict], domain: dict[str, Any]) -> DomainAdditions:
@@ -162,7 +131,7 @@ class _Document:
         self.indent, self.offset = 2, 0
         if not text.strip():
             self.data = CommentedMap()
-            self.data["version"] = DoubleQuotedScalarString(FORMAT_VERSION)
+            self.data["version"] = DoubleQuotedScalarString(writer.STORY_FORMAT_VERSION)
             return
         _, indent, offset = load_yaml_guess_indent(text)
         self.indent, self.offset = indent or 2, offset or 0  # ruamel's guess
@@ -222,7 +191,7 @@ def write_nlu(path: Path, examples: dict[str, list[str]]) -> int:
         if not new:
             continue
         added += len(new)
-        body = (old.rstrip("\n") + "\n" if old.strip() else "") + "".join(f"- {t}\n" for t in new)
+        body = (old.rstrip("\n") + "\n" if old.strip() else "") + writer.examples_block(new)
         if block is None:
             block = CommentedMap()
             block["intent"] = intent

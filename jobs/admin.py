@@ -1,10 +1,10 @@
-"""Jobs, their callback attempts, reminders and the served model, browsable read-only."""
+"""Jobs and their callback attempts, browsable read-only."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from jobs.models import CallbackAttempt, Job, Reminder, ServedModel
+from jobs.models import CallbackAttempt, Job
 
 
 class CallbackAttemptInline(admin.TabularInline):
@@ -28,16 +28,3 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
-
-
-@admin.register(Reminder)
-class ReminderAdmin(admin.ModelAdmin):
-    list_display = ["name", "sender_id", "intent", "trigger_at", "status", "finished"]
-    list_filter = ["status", "kill_on_user_msg"]
-    search_fields = ["sender_id", "name", "intent"]
-
-
-@admin.register(ServedModel)
-class ServedModelAdmin(admin.ModelAdmin):
-    list_display = ["version", "path", "updated", "next_pull"]
-    readonly_fields = ["version", "updated"]

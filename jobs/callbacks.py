@@ -38,7 +38,7 @@ class Delivery:
 def callback_payload(job: Job) -> tuple[bytes, dict[str, str]]:
     if job.status == Job.Status.FAILED:
         return json.dumps(job.error).encode(), {"Content-Type": "application/json"}
-    if job.kind == Job.Kind.TRAIN:
+    if job.result_file:
         path = Path(job.result_file)
         return path.read_bytes(), {
             "Content-Type": "application/x-tar",

@@ -1,4 +1,4 @@
-"""Long work and what it left behind: jobs, callback attempts, reminders, the served model.
+"""Long work and what it left behind: jobs and their callback attempts.
 
 Every row here is written by a service or a task that claims it with a conditional UPDATE,
 so a task delivered twice (acks_late, a worker killed and its message redelivered) does
@@ -13,11 +13,6 @@ from django.db import models
 
 
 class Job(models.Model):
-    class Kind(models.TextChoices):
-        TRAIN = "train"
-        TEST_STORIES = "test_stories"
-        TEST_INTENTS = "test_intents"
-
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
@@ -31,7 +26,8 @@ class Job(models.Model):
         UNDELIVERABLE = "undeliverable"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # A kind of work registered with ``jobs.kinds`` by the app that owns it.
+    kind = models.CharField(max_length=20)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
@@ -85,52 +81,3 @@ class CallbackAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of {self.job_id}"
-
-
-class Reminder(models.Model):
-    """A ``reminder`` event waiting for its time: stored, so a worker restart loses nothing."""
-
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled"
-        FIRING = "firing"
-        FIRED = "fired"
-        CANCELLED = "cancelled"
-        OUTDATED = "outdated"
-        FAILED = "failed"
-
-    sender_id = models.CharField(max_length=255, db_index=True)
-    name = models.CharField(max_length=255)
-    intent = models.CharField(max_length=255)
-    entities = models.JSONField(null=True, blank=True)
-    trigger_at = models.DateTimeField(db_index=True)
-    kill_on_user_msg = models.BooleanField(default=True)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.SCHEDULED, db_index=True
-    )
-    created = models.DateTimeField(auto_now_add=True)
-    finished = models.DateTimeField(null=True, blank=True)
-    outcome = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["trigger_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} for {self.sender_id} at {self.trigger_at:%Y-%m-%d %H:%M:%S}"
-
-
-class ServedModel(models.Model):
-    """The model every process should serve (one row); ``version`` grows with each change.
-
-    Each web or worker process remembers the version it loaded and reloads when the row's
-    version differs, so ``PUT /model`` on one worker reaches all of them.
-    """
-
-    path = models.CharField(max_length=1024, blank=True)
-    version = models.PositiveIntegerField(default=0)
-    updated = models.DateTimeField(auto_now=True)
-    # The model server a beat task polls (API.md section 10), with the ETag last seen.
-    model_server = models.JSONField(null=True, blank=True)
-    next_pull = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"v{self.version}: {self.path or '(no model)'}"

@@ -1,23 +1,19 @@
-"""Reads of jobs and stored models, for the API and /status."""
+"""Reads of jobs, for the API, the admin and /status."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
 
-from engine.archive import read_archive_metadata
-from engine.errors import ModelLoadError
 from jobs.models import Job
 
-ARCHIVE_SUFFIX = ".tar.gz"
 
-
-def job_running_trainings() -> int:
-    return Job.objects.filter(kind=Job.Kind.TRAIN, status=Job.Status.RUNNING).count()
+def job_count_running(*, kind: str) -> int:
+    """Jobs of this kind running anywhere (every worker of every host)."""
+    return Job.objects.filter(kind=kind, status=Job.Status.RUNNING).count()
 
 
 def job_get(*, job_id: str) -> Job | None:
@@ -68,30 +64,6 @@ def job_as_dict(job: Job, *, detail: bool = False) -> dict[str, Any]:
             for attempt in job.callback_attempts.all()
         ]
     return data
-
-
-def models_list(*, directory: Path, loaded_file: str | None) -> list[dict[str, Any]]:
-    """The archives in the model directory, newest first, with the one being served."""
-    if not directory.is_dir():
-        return []
-    archives = [p for p in directory.iterdir() if p.name.endswith(ARCHIVE_SUFFIX) and p.is_file()]
-    archives.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
-    return [_model_entry(path, loaded_file) for path in archives]
-
-
-def _model_entry(path: Path, loaded_file: str | None) -> dict[str, Any]:
-    stat = path.stat()
-    try:
-        model_id = read_archive_metadata(path).get("model_id")
-    except ModelLoadError:
-        model_id = None  # listed anyway: the admin should see a broken archive
-    return {
-        "name": path.name,
-        "model_id": model_id,
-        "created": datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(),
-        "size": stat.st_size,
-        "loaded": path.name == loaded_file,
-    }
 
 
 def _iso(moment: datetime | None) -> str | None:

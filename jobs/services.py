@@ -23,17 +23,11 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from convapi.errors import ApiError, broker_unavailable, error_body
+from engine.errors import ServiceError, broker_unavailable, work_failed
+from jobs.kinds import job_kind
 from jobs.models import Job
-from jobs.work import job_work
 
 logger = logging.getLogger(__name__)
-
-FAILURE_REASONS = {
-    Job.Kind.TRAIN: "TrainingError",
-    Job.Kind.TEST_INTENTS: "TestingError",
-    Job.Kind.TEST_STORIES: "TestingError",
-}
 
 
 class JobBusy(Exception):
@@ -77,11 +71,8 @@ def job_enqueue(*, job_id: str) -> None:
 def job_wait(*, job: Job, timeout: float) -> Job:
     """Wait for a job to finish (the request of a client that did not ask for async).
 
-    A job created inside an open transaction is invisible to workers until it commits;
-    its caller waits for it, so it can only run here (also what eager mode means).
+    Without a broker the job already ran, eagerly, when its row was committed.
     """
-    if not job.done and (settings.CELERY_TASK_ALWAYS_EAGER or connection.in_atomic_block):
-        job_run(job_id=str(job.pk))
     deadline = time.monotonic() + timeout
     job.refresh_from_db()
     while not job.done and time.monotonic() < deadline:
@@ -97,8 +88,8 @@ def job_run(*, job_id: str) -> None:
         return
     try:
         with _heartbeat(job_id):
-            outcome = job_work(job)
-    except ApiError as exc:
+            outcome = job_kind(job.kind).work(job)
+    except ServiceError as exc:
         _job_finish(job, error=exc.body())
     except SoftTimeLimitExceeded:
         limit = settings.CONVAPI_JOB_TIME_LIMIT
@@ -111,7 +102,11 @@ def job_run(*, job_id: str) -> None:
 
 
 def _failure(job: Job, message: str) -> dict[str, Any]:
-    return error_body(500, FAILURE_REASONS.get(job.kind, "UnexpectedError"), message)
+    try:
+        reason = job_kind(job.kind).failure_reason
+    except LookupError:
+        reason = "UnexpectedError"
+    return work_failed(reason, message).body()
 
 
 def _job_claim(job_id: str) -> Job | None:
@@ -206,14 +201,7 @@ def _stale_after() -> timedelta:
 
 @contextmanager
 def _heartbeat(job_id: str) -> Iterator[None]:
-    """Refresh the job's heartbeat from a thread while the work runs.
-
-    Inside an open transaction (a request waiting in a test) another connection could
-    not see the row, or would wait on SQLite's write lock: no thread then.
-    """
-    if connection.in_atomic_block:
-        yield
-        return
+    """Refresh the job's heartbeat from a thread while the work runs."""
     stop = threading.Event()
     thread = threading.Thread(target=_beat, args=(job_id, stop), daemon=True)
     thread.start()

@@ -50,24 +50,3 @@ def deliver_callback(self, job_id: str) -> str:
 @shared_task(soft_time_limit=60, time_limit=90)
 def reap_stale_jobs() -> int:
     return services.jobs_reap()
-
-
-@shared_task(soft_time_limit=60, time_limit=90)
-def fire_due_reminders() -> int:
-    from jobs.reminders import reminders_overdue
-
-    return reminders_overdue()
-
-
-@shared_task(bind=True, soft_time_limit=120, time_limit=150, max_retries=3)
-def fire_reminder(self, reminder_id: int) -> str:
-    from jobs.reminders import reminder_fire
-
-    return reminder_fire(reminder_id=reminder_id)
-
-
-@shared_task(soft_time_limit=600, time_limit=660)
-def pull_model_server() -> bool:
-    from convapi.model_server import model_server_poll_due
-
-    return model_server_poll_due()

@@ -20,12 +20,46 @@ def bots_dir() -> Path:
     return BOTS
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _broker_keys_of_this_run():
+    """With a broker (CI's PostgreSQL run), every Redis key this run uses, in this process
+    and in the workers it starts (tests/jobs/worker_app.py), carries a prefix of its own:
+    another run on the same Redis database cannot take, purge or deliver our messages."""
+    import os
+    import uuid
+
+    from django.conf import settings
+
+    if not settings.CELERY_BROKER_URL:
+        yield None
+        return
+    from config.celery import app
+    from tests.jobs.worker_app import BROKER_KEYPREFIX_VARIABLE, use_key_prefix
+
+    prefix = f"convapi-test-{uuid.uuid4().hex}:"
+    os.environ[BROKER_KEYPREFIX_VARIABLE] = prefix  # inherited by every worker started
+    use_key_prefix(app, prefix)
+    assert app.conf.broker_transport_options["global_keyprefix"] == prefix
+    yield prefix
+    import redis
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass  # the broker is gone: nothing of ours is left in it either
+    finally:
+        client.close()
+
+
 @pytest.fixture(autouse=True)
 def _reminder_timers_end_with_their_test():
     """A reminder set without a broker waits on a timer in this process; one left running
     would fire during a later test, against that test's database."""
     yield
-    reminders = sys.modules.get("jobs.reminders")  # never imported: no timer to stop
+    reminders = sys.modules.get("trackers.reminders")  # never imported: no timer to stop
     if reminders is not None:
         reminders.reminder_timers_cancel()
 

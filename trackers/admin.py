@@ -19,11 +19,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 
-from convapi.assistant import current_assistant
 from engine.story_writer import write_test_stories
+from serving.holder import current_assistant
 from trackers import admin_filters as filters
 from trackers import review, store
-from trackers.models import Conversation, Correction, DeletionRecord, Event, Tag
+from trackers.models import Conversation, Correction, DeletionRecord, Event, Reminder, Tag
 from trackers.transcript import transcript
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -350,3 +350,10 @@ def _positive_int(value: str | None) -> int | None:
     """A page number from the query string; anything else means the default page."""
     number = int(value) if value and value.isdigit() else 0
     return number or None
+
+
+@admin.register(Reminder)
+class ReminderAdmin(admin.ModelAdmin):
+    list_display = ["name", "sender_id", "intent", "trigger_at", "status", "finished"]
+    list_filter = ["status", "kill_on_user_msg"]
+    search_fields = ["sender_id", "name", "intent"]

@@ -154,3 +154,34 @@ class DeletionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"deletion {self.sender_digest[:12]} by {self.deleted_by}"
+
+
+class Reminder(models.Model):
+    """A ``reminder`` event waiting for its time: stored, so a worker restart loses nothing."""
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        FIRING = "firing"
+        FIRED = "fired"
+        CANCELLED = "cancelled"
+        OUTDATED = "outdated"
+        FAILED = "failed"
+
+    sender_id = models.CharField(max_length=255, db_index=True)
+    name = models.CharField(max_length=255)
+    intent = models.CharField(max_length=255)
+    entities = models.JSONField(null=True, blank=True)
+    trigger_at = models.DateTimeField(db_index=True)
+    kill_on_user_msg = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.SCHEDULED, db_index=True
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    outcome = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["trigger_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} for {self.sender_id} at {self.trigger_at:%Y-%m-%d %H:%M:%S}"

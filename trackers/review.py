@@ -12,18 +12,16 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-import yaml
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import QuerySet
 
-from engine.events import ActionExecuted, Event, Restarted, UserUttered
-from engine.story_writer import STORY_FORMAT_VERSION, annotate_entities, split_sessions
-from engine.tracker import applied_events
+from engine.events import ActionExecuted, Event, UserUttered
+from engine.story_writer import dump_training_data, nlu_examples, nlu_section, training_stories
 from trackers import store
 from trackers.models import Conversation, Correction, DeletionRecord, Note, Tag
 from trackers.models import Event as EventRow
@@ -211,15 +209,12 @@ def training_data(conversations: Iterable[Conversation]) -> dict[str, str]:
     stories: list[dict] = []
     for conversation in conversations:
         events = _corrected_log(conversation)
-        _collect_examples(events, examples)
-        stories.extend(_stories(conversation.sender_id, events))
-    nlu = [
-        {"intent": intent, "examples": _Literal("".join(f"- {text}\n" for text in texts))}
-        for intent, texts in sorted(examples.items())
-    ]
+        # Fallbacks teach the classifier nothing; every example said counts, even undone.
+        nlu_examples(events, excluded_intents=store.FALLBACK_INTENTS, into=examples)
+        stories.extend(training_stories(conversation.sender_id, events))
     return {
-        "nlu.yml": _dump({"version": _Quoted(STORY_FORMAT_VERSION), "nlu": nlu}),
-        "stories.yml": _dump({"version": _Quoted(STORY_FORMAT_VERSION), "stories": stories}),
+        "nlu.yml": dump_training_data(nlu=nlu_section(examples)),
+        "stories.yml": dump_training_data(stories=stories),
     }
 
 
@@ -236,77 +231,3 @@ def _corrected_log(conversation: Conversation) -> list[Event]:
     corrections = effective_corrections(conversation)
     rows = store.iter_event_rows(conversation).only("id", "data")
     return [corrected_event(store.event_from_row(row), corrections.get(row.id, {})) for row in rows]
-
-
-def _collect_examples(events: Sequence[Event], examples: dict[str, list[str]]) -> None:
-    for event in events:
-        if not isinstance(event, UserUttered) or not event.text or not event.intent_name:
-            continue
-        if event.text.startswith("/") or event.intent_name in store.FALLBACK_INTENTS:
-            continue  # shortcuts and fallbacks teach the classifier nothing
-        example = annotate_entities(event.text, event.entities).replace("\n", " ")
-        texts = examples.setdefault(event.intent_name, [])
-        if example not in texts:
-            texts.append(example)
-
-
-def _stories(sender_id: str, events: Sequence[Event]) -> list[dict]:
-    """One story per session (and per restart), holding only the events still applied."""
-    segments = [seg for session in split_sessions(events) for seg in _split_at_restarts(session)]
-    steps = [[s for s in map(_story_step, applied_events(seg)) if s] for seg in segments]
-    steps = [s for s in steps if s]
-    return [
-        {"story": sender_id if len(steps) == 1 else f"{sender_id}, part {n}", "steps": s}
-        for n, s in enumerate(steps, 1)
-    ]
-
-
-def _split_at_restarts(events: Sequence[Event]) -> list[list[Event]]:
-    segments: list[list[Event]] = [[]]
-    for event in events:
-        if isinstance(event, Restarted):
-            segments.append([])
-        segments[-1].append(event)
-    return segments
-
-
-def _story_step(event: Event) -> dict | None:
-    if isinstance(event, UserUttered) and event.intent_name:
-        step: dict[str, Any] = {"intent": event.full_retrieval_intent_name or event.intent_name}
-        entities = [{e["entity"]: e.get("value")} for e in event.entities if e.get("entity")]
-        if entities:
-            step["entities"] = entities
-        return step
-    if isinstance(event, ActionExecuted):
-        skipped = ("action_listen", "action_session_start", "action_unlikely_intent")
-        return {"action": event.action_name} if event.action_name not in skipped else None
-    data = event.to_dict()
-    if data["event"] == "slot":
-        return {"slot_was_set": [{data["name"]: data.get("value")}]}
-    if data["event"] == "active_loop":
-        return {"active_loop": data.get("name")}
-    return None
-
-
-class _Quoted(str):
-    pass
-
-
-class _Literal(str):
-    pass
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-_Dumper.add_representer(
-    _Quoted, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style='"')
-)
-_Dumper.add_representer(
-    _Literal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", v, style="|")
-)
-
-
-def _dump(document: dict) -> str:
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096)

@@ -5,21 +5,18 @@ Views call these with plain arguments; nothing here knows about HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
+from engine.errors import precondition_failed
 from engine.events import Event
 from engine.session import session_start_events, starts_with_session_start
-from engine.tracker import EventVerbosity, Tracker
+from engine.tracker import EventVerbosity, Tracker, TrackerContext
 from trackers import store
 from trackers.models import Conversation
-
-
-class ConversationMoved(Exception):
-    """``If-Match`` named a version of the conversation that is no longer the latest."""
 
 
 @dataclass(frozen=True)
@@ -41,24 +38,8 @@ def _check_if_match(conversation: Conversation, if_match: str | None) -> None:
         return
     wanted = {tag.strip() for tag in if_match.split(",")}
     if "*" not in wanted and tracker_etag(conversation) not in wanted:
-        raise ConversationMoved(f"The conversation is now at {tracker_etag(conversation)}.")
-
-
-@dataclass(frozen=True)
-class TrackerContext:
-    """What the loaded assistant tells the store: slot layout, sessions, event metadata."""
-
-    slot_defaults: Mapping[str, Any] | None
-    carry_over_slots: bool = True
-    event_metadata: Mapping[str, Any] = field(default_factory=dict)
-
-    def stamp(self, events: Sequence[Event]) -> list[Event]:
-        """Add the model's id to each event's metadata, keeping ids already there."""
-        for event in events:
-            missing = {k: v for k, v in self.event_metadata.items() if k not in event.metadata}
-            if missing:
-                event.metadata = {**event.metadata, **missing}
-        return list(events)
+        now = tracker_etag(conversation)
+        raise precondition_failed(f"If-Match does not match: The conversation is now at {now}.")
 
 
 def state_events(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.views import APIView
 
 from convapi.auth import RasaAuth
-from convapi.errors import bad_request
+from engine.errors import bad_request
 
 MAX_CONVERSATION_ID_LENGTH = 255
 

@@ -9,11 +9,11 @@ from django.http import StreamingHttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from convapi import turns
-from convapi.assistant import current_assistant
-from convapi.errors import bad_request
 from convapi.params import bool_param, json_body
 from convapi.views.base import PublicView, checked_conversation_id
+from engine.errors import bad_request
+from serving.holder import current_assistant
+from trackers import turns
 
 REST_CHANNEL = "rest"
 DEFAULT_SENDER = "default"

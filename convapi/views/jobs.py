@@ -18,14 +18,14 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from convapi.assistant import current_assistant
-from convapi.errors import ApiError
-from convapi.modelops import model_directory
 from convapi.params import bool_param
 from convapi.views.base import GuardedView
+from engine.errors import ServiceError, error_from_body, not_found
 from jobs.models import Job
-from jobs.selectors import job_as_dict, job_get, job_list, models_list
+from jobs.selectors import job_as_dict, job_get, job_list
 from jobs.services import job_submit, job_wait
+from serving.holder import current_assistant
+from serving.services import model_directory, models_list
 
 
 def job_response(
@@ -51,15 +51,9 @@ def job_response(
     return _accepted(job)  # still running after the wait: the client can poll it
 
 
-def job_error(job: Job) -> ApiError:
-    error = job.error or {}
-    return ApiError(
-        int(error.get("code", 500)),
-        str(error.get("reason", "UnexpectedError")),
-        str(error.get("message", "The job failed.")),
-        error.get("details") or {},
-        error.get("help"),
-    )
+def job_error(job: Job) -> ServiceError:
+    """The failure a job recorded, raised again for the client that waited for it."""
+    return error_from_body(job.error or {})
 
 
 def _accepted(job: Job) -> HttpResponse:
@@ -92,7 +86,7 @@ class JobDetailView(GuardedView):
     def get(self, request: Request, job_id: str) -> Response:
         job = job_get(job_id=job_id)
         if job is None:
-            raise ApiError(404, "NotFound", f"Job '{job_id}' not found.")
+            raise not_found(f"Job '{job_id}' not found.")
         return Response(job_as_dict(job, detail=True))
 
 

@@ -9,9 +9,6 @@ from django.http import FileResponse, HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from convapi import modelops
-from convapi.assistant import require_assistant
-from convapi.errors import ApiError, bad_request
 from convapi.params import (
     bool_param,
     events_body,
@@ -23,7 +20,12 @@ from convapi.params import (
 from convapi.views.base import GuardedView
 from convapi.views.jobs import job_response
 from engine.emulators import EMULATORS
+from engine.errors import bad_request, not_acceptable
 from jobs.models import Job
+from serving import services as modelops
+from serving import work
+from serving.holder import require_assistant, require_model
+from serving.model_server import model_server_pull
 
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml")
 
@@ -66,7 +68,7 @@ class ParseView(GuardedView):
                 parameter="emulation_mode",
                 location="query",
             )
-        result = modelops.require_model(assistant).parse(text, message_id=message_id)
+        result = require_model(assistant).parse(text, message_id=message_id)
         return Response(emulate(result) if emulate else result)
 
 
@@ -87,7 +89,7 @@ class LegacyParseView(GuardedView):
 
     def _parse(self, request: Request, text: str) -> Response:
         assistant = require_assistant()
-        result = modelops.require_model(assistant).parse(text)
+        result = require_model(assistant).parse(text)
         return Response({**result, "project": "default", "model": assistant.file_name})
 
 
@@ -113,9 +115,7 @@ class DomainView(GuardedView):
             return Response(assistant.domain.as_dict())
         if accept.endswith(("yml", "yaml")):
             return HttpResponse(assistant.domain.as_yaml(), content_type="application/x-yaml")
-        raise ApiError(
-            406,
-            "NotAcceptable",
+        raise not_acceptable(
             "Invalid Accept header. Domain can be provided as json "
             '("Accept: application/json") or yml ("Accept: application/x-yml"). '
             "Make sure you've set the appropriate Accept header.",
@@ -130,8 +130,6 @@ class ModelView(GuardedView):
         if not isinstance(body, dict) or not body:
             raise bad_request("The request body is empty or not a JSON object.", parameter="")
         if "model_server" in body:
-            from convapi.model_server import model_server_pull
-
             model_server_pull(body["model_server"])
         elif body.get("remote_storage"):
             raise bad_request("Remote model storage is not supported.", parameter="remote_storage")
@@ -168,7 +166,7 @@ class TrainView(GuardedView):
             "num_threads": int_param(request, "num_threads", 1),
         }
         return job_response(
-            request, kind=Job.Kind.TRAIN, params=params, body=document, render=archive_response
+            request, kind=work.TRAIN, params=params, body=document, render=archive_response
         )
 
 
@@ -195,7 +193,7 @@ class TestStoriesView(GuardedView):
             raise bad_request("The request body is empty.", parameter="")
         params = {"e2e": bool_param(request, "e2e", False)}
         return job_response(
-            request, kind=Job.Kind.TEST_STORIES, params=params, body=text, render=report_response
+            request, kind=work.TEST_STORIES, params=params, body=text, render=report_response
         )
 
 
@@ -212,5 +210,5 @@ class TestIntentsView(GuardedView):
             "cross_validation_folds": int_param(request, "cross_validation_folds", 0),
         }
         return job_response(
-            request, kind=Job.Kind.TEST_INTENTS, params=params, body=text, render=report_response
+            request, kind=work.TEST_INTENTS, params=params, body=text, render=report_response
         )

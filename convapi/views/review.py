@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from convapi.auth import auth_config, bearer_token, decode_jwt
-from convapi.errors import conversation_not_found
 from convapi.views.base import GuardedView, checked_conversation_id
+from engine.errors import conversation_not_found
 from trackers import review
 
 

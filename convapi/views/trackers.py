@@ -1,7 +1,7 @@
 """Thin views for the tracker half of the Rasa HTTP API (API.md sections 1, 4.1-4.5, 12).
 
 Each view checks auth (the permission class), then the loaded model, then reads its
-input and calls one service. Errors leave as ``ApiError`` through the one handler.
+input and calls one service. Errors leave as ``ServiceError`` through the one handler.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 import engine
-from convapi.assistant import require_assistant
-from convapi.modelops import active_training_jobs
 from convapi.params import bool_param, events_body, float_param, verbosity_param
 from convapi.views.base import GuardedView, PublicView, checked_conversation_id
-from jobs.reminders import reminders_schedule
+from serving.holder import require_assistant
+from serving.work import active_training_jobs
 from trackers import services
+from trackers.reminders import reminders_schedule
 
 
 class RootView(PublicView):

@@ -8,9 +8,6 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from convapi import turns
-from convapi.assistant import require_assistant
-from convapi.errors import bad_request
 from convapi.params import (
     bool_param,
     checked_parse_data,
@@ -19,6 +16,9 @@ from convapi.params import (
     verbosity_param,
 )
 from convapi.views.base import GuardedView, checked_conversation_id
+from engine.errors import bad_request
+from serving.holder import require_assistant
+from trackers import turns
 
 
 def object_body(request: Request) -> dict[str, Any]:

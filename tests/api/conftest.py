@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from convapi.assistant import (
+from serving.holder import (
     Assistant,
     assistant_from_domain_file,
     assistant_from_model,

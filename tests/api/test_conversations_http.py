@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from convapi.assistant import assistant_from_model, assistant_set
+from serving.holder import assistant_from_model, assistant_set
 from tests.engine.processor_support import (
     fallback_model,
     formbot_model,

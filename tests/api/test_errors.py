@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.checks import assert_rasa_error, stored_state
 from trackers.models import Event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "initbot")]
@@ -67,15 +68,25 @@ def test_it_refuses_an_oversized_body(client, settings):
     assert not Event.objects.exists()
 
 
-def test_it_keeps_earlier_events_when_a_later_post_is_bad(client):
-    client.post(URL, b'{"event": "action", "name": "utter_greet"}', content_type="application/json")
-    before = Event.objects.count()
-    client.post(
+@pytest.mark.parametrize("method", ["post", "put"])
+def test_it_keeps_earlier_events_when_a_later_post_is_bad(client, method):
+    first = client.post(
+        URL, b'{"event": "action", "name": "utter_greet"}', content_type="application/json"
+    )
+    assert first.status_code == 200, first.content
+    tracker = client.get("/conversations/bad/tracker").json()
+    before = stored_state()
+    assert [type_name for *_, type_name in before[1]][-1] == "action"  # utter_greet
+    response = getattr(client, method)(
         URL,
         b'[{"event": "action", "name": "a"}, {"event": "bogus"}]',
         content_type="application/json",
     )
-    assert Event.objects.count() == before
+    body = assert_rasa_error(response, 400, "BadRequest")
+    assert "bogus" in body["message"], body
+    # Neither the valid first event of the list is appended nor (PUT) the log replaced.
+    assert stored_state() == before
+    assert client.get("/conversations/bad/tracker").json() == tracker
 
 
 def test_it_answers_unknown_routes_with_a_json_404(client):

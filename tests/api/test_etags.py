@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.checks import assert_rasa_error, stored_state
 from trackers.models import Event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "initbot")]
@@ -26,11 +27,13 @@ def test_it_refuses_a_write_when_the_conversation_moved_on(client):
     etag = client.post_json(URL + "/events", BOT)["ETag"]
     client.post_json(URL + "/events", BOT)
     count = Event.objects.count()
+    before = stored_state()
     stale = client.post_json(URL + "/events", BOT, HTTP_IF_MATCH=etag)
-    assert stale.status_code == 412
-    assert stale.json()["reason"] == "PreconditionFailed"
-    assert client.put_json(URL + "/events", [BOT], HTTP_IF_MATCH=etag).status_code == 412
+    assert_rasa_error(stale, 412, "PreconditionFailed")
+    stale_put = client.put_json(URL + "/events", [BOT], HTTP_IF_MATCH=etag)
+    assert_rasa_error(stale_put, 412, "PreconditionFailed")
     assert Event.objects.count() == count
+    assert stored_state() == before
 
 
 def test_it_accepts_a_write_with_the_current_etag(client):

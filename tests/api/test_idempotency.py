@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from convapi.models import IdempotentRequest
+from tests.api.checks import assert_rasa_error, stored_state
 from tests.api.conftest import ApiClient
 from trackers.models import Event
 
@@ -29,9 +30,12 @@ class TestRetries:
 
     def test_it_refuses_the_same_key_with_another_body(self, client):
         client.post_json(URL, BOT, HTTP_IDEMPOTENCY_KEY="k2")
+        before = stored_state()
         other = client.post_json(URL, {"event": "bot", "text": "other"}, HTTP_IDEMPOTENCY_KEY="k2")
-        assert other.status_code == 422
-        assert other.json()["code"] == 422
+        assert_rasa_error(other, 422)
+        assert "Idempotent-Replayed" not in other
+        assert stored_state() == before
+        assert not Event.objects.filter(text="other").exists()
 
     def test_it_keeps_keys_apart_per_path_and_caller(self, client):
         client.post_json(URL, BOT, HTTP_IDEMPOTENCY_KEY="k3")
@@ -49,11 +53,16 @@ class TestRetries:
         assert Event.objects.count() == count + 1
 
     def test_it_does_not_remember_failed_requests(self, client):
-        assert (
-            client.post_json(URL, {"event": "bogus"}, HTTP_IDEMPOTENCY_KEY="k5").status_code == 400
-        )
+        failed = client.post_json(URL, {"event": "bogus"}, HTTP_IDEMPOTENCY_KEY="k5")
+        assert_rasa_error(failed, 400, "BadRequest")
+        assert not Event.objects.exists()
         assert client.post_json(URL, BOT, HTTP_IDEMPOTENCY_KEY="k6").status_code == 200
         assert IdempotentRequest.objects.filter(key="k5").first().status == 400
+        # The failed request stored nothing, so the retry of k5 sends its 400 again and
+        # still stores nothing: the one event is k6's.
+        again = client.post_json(URL, {"event": "bogus"}, HTTP_IDEMPOTENCY_KEY="k5")
+        assert_rasa_error(again, 400, "BadRequest")
+        assert [e.type_name for e in Event.objects.filter(type_name="bot")] == ["bot"]
 
     def test_it_covers_the_webhook_and_messages(self, client, trained_initbot):
         body = {"sender": "w", "message": "hello"}
@@ -62,11 +71,16 @@ class TestRetries:
         again = client.post_json("/webhooks/rest/webhook", body, HTTP_IDEMPOTENCY_KEY="w1")
         assert again.json() == first.json()
         assert Event.objects.count() == count
+        assert again["Idempotent-Replayed"] == "true"
         message = {"text": "hello", "sender": "user"}
-        client.post_json("/conversations/w/messages", message, HTTP_IDEMPOTENCY_KEY="m1")
-        count = Event.objects.count()
-        client.post_json("/conversations/w/messages", message, HTTP_IDEMPOTENCY_KEY="m1")
-        assert Event.objects.count() == count
+        logged = client.post_json("/conversations/w/messages", message, HTTP_IDEMPOTENCY_KEY="m1")
+        assert logged.status_code == 200
+        before = stored_state()
+        replayed = client.post_json("/conversations/w/messages", message, HTTP_IDEMPOTENCY_KEY="m1")
+        assert replayed.status_code == 200
+        assert replayed["Idempotent-Replayed"] == "true"
+        assert replayed.content == logged.content
+        assert stored_state() == before
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
-
 import pytest
 import yaml
 
-from tests.conftest import BOTS
+from tests.api.checks import assert_rasa_error
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "trained_initbot")]
 
@@ -38,8 +34,7 @@ def test_it_emulates_other_nlu_services(client, mode, key):
 
 def test_it_refuses_an_unknown_emulation_mode(client):
     response = client.post_json("/model/parse?emulation_mode=alexa", {"text": "hello"})
-    assert response.status_code == 400
-    assert response.json()["details"] == {"parameter": "emulation_mode", "in": "query"}
+    assert_rasa_error(response, 400, details={"parameter": "emulation_mode", "in": "query"})
 
 
 @pytest.mark.parametrize("body", [None, {}, {"text": 5}, [1]])
@@ -47,12 +42,18 @@ def test_it_needs_text_to_parse(client, body):
     response = (
         client.post_json("/model/parse", body) if body is not None else client.post("/model/parse")
     )
-    assert response.status_code == 400
+    assert_rasa_error(response, 400)
+
+
+NO_AGENT = "No agent loaded. To continue processing, a model of a trained agent needs to be loaded."
 
 
 def test_it_answers_409_without_a_model(client, no_model):
-    assert client.post_json("/model/parse", {"text": "hi"}).status_code == 409
-    assert client.get("/domain", HTTP_ACCEPT="application/json").status_code == 409
+    for response in (
+        client.post_json("/model/parse", {"text": "hi"}),
+        client.get("/domain", HTTP_ACCEPT="application/json"),
+    ):
+        assert assert_rasa_error(response, 409, "Conflict")["message"] == NO_AGENT
 
 
 def test_it_serves_the_legacy_parse_routes(client, trained_initbot):
@@ -61,7 +62,7 @@ def test_it_serves_the_legacy_parse_routes(client, trained_initbot):
     assert body["project"] == "default"
     assert body["model"] == trained_initbot.file_name
     assert client.post_json("/parse", {"query": "hello"}).json()["intent"]["name"] == "greet"
-    assert client.get("/parse").status_code == 400
+    assert_rasa_error(client.get("/parse"), 400)
 
 
 def test_it_serves_the_domain_by_accept_header(client):
@@ -86,54 +87,20 @@ def test_it_loads_and_unloads_models(client, initbot_archive, trained_initbot):
 
 def test_it_refuses_to_load_what_is_not_a_model(client, tmp_path):
     missing = client.put_json("/model", {"model_file": str(tmp_path / "nope.tar.gz")})
-    assert missing.status_code == 400
-    assert missing.json()["details"] == {"parameter": "model", "in": "query"}
+    assert_rasa_error(missing, 400, details={"parameter": "model", "in": "query"})
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a tar")
     corrupt = client.put_json("/model", {"model_file": str(junk)})
-    assert corrupt.status_code == 400
-    assert corrupt.json()["reason"] == "LoadingError"
+    assert_rasa_error(corrupt, 400, "LoadingError")
     assert client.get("/status").status_code == 200  # the old model is still served
 
 
 @pytest.mark.parametrize("body", [None, {}, {"model_server": "x"}, {"model_server": {}}])
 def test_it_refuses_bad_model_bodies(client, body):
+    before = client.get("/status").json()
     response = client.put_json("/model", body) if body is not None else client.put("/model")
-    assert response.status_code == 400
-
-
-def training_document() -> str:
-    parts = {}
-    for name in ("config.yml", "domain.yml", "data/nlu.yml", "data/stories.yml", "data/rules.yml"):
-        parts.update(yaml.safe_load((BOTS / "initbot" / name).read_text()))
-    return yaml.safe_dump(parts)
-
-
-def test_it_trains_from_one_yaml_document(client, settings, tmp_path):
-    settings.CONVAPI_MODEL = str(tmp_path)
-    response = client.post("/model/train", training_document(), content_type="application/x-yaml")
-    assert response.status_code == 200
-    name = response["filename"]
-    assert name.endswith(".tar.gz")
-    assert name in response["Content-Disposition"]
-    with tarfile.open(fileobj=io.BytesIO(b"".join(response.streaming_content))) as archive:
-        assert "metadata.json" in archive.getnames()
-    assert (tmp_path / name).is_file()
-
-
-@pytest.mark.parametrize(
-    ("body", "content_type", "reason"),
-    [
-        ("", "application/x-yaml", "BadRequest"),
-        ('{"config": {}}', "application/json", "BadRequest"),
-        ("key: [unclosed", "application/x-yaml", "BadRequest"),
-        ("intents: 5\n", "application/x-yaml", "InvalidDomainError"),
-    ],
-)
-def test_it_refuses_bad_training_documents(client, body, content_type, reason):
-    response = client.post("/model/train", body, content_type=content_type)
-    assert response.status_code == 400
-    assert response.json()["reason"] == reason
+    assert_rasa_error(response, 400)
+    assert client.get("/status").json() == before  # the served model did not change
 
 
 def test_it_predicts_on_posted_events_without_storing_them(client, trained_initbot):
@@ -158,60 +125,3 @@ def test_it_predicts_on_posted_events_without_storing_them(client, trained_initb
 
 def test_it_refuses_invalid_events_for_prediction(client):
     assert client.post_json("/model/predict", [{"event": "bogus"}]).status_code == 400
-
-
-def test_it_tests_stories(client):
-    stories = (BOTS / "initbot" / "tests" / "test_stories.yml").read_text()
-    response = client.post("/model/test/stories", stories, content_type="application/x-yaml")
-    assert response.status_code == 200
-    report = response.json()
-    assert set(report) == {
-        "report", "precision", "f1", "accuracy", "actions",
-        "in_training_data_fraction", "is_end_to_end_evaluation",
-    }  # fmt: skip
-    assert set(report["actions"][0]) == {"action", "predicted", "confidence", "policy"}
-    assert report["accuracy"] == 1.0
-
-
-def test_it_tests_intents_in_yaml_and_json(client):
-    nlu = (BOTS / "initbot" / "data" / "nlu.yml").read_text()
-    report = client.post("/model/test/intents", nlu, content_type="application/x-yaml").json()
-    assert {"intent_evaluation", "entity_evaluation", "response_selection_evaluation"} <= set(
-        report
-    )
-    rasa_json = {
-        "rasa_nlu_data": {"common_examples": [{"text": "hello", "intent": "greet", "entities": []}]}
-    }
-    response = client.post(
-        "/model/test/intents", json.dumps(rasa_json), content_type="application/json"
-    )
-    assert response.status_code == 200
-    assert response.json()["intent_evaluation"]["accuracy"] == 1.0
-
-
-def test_it_cross_validates_without_a_model(client, no_model):
-    document = training_document()
-    response = client.post(
-        "/model/test/intents?cross_validation_folds=2", document, content_type="application/x-yaml"
-    )
-    assert response.status_code == 200
-    assert set(response.json()["intent_evaluation"]) >= {
-        "precision",
-        "f1_score",
-        "report",
-        "errors",
-    }
-
-
-def test_it_refuses_bad_test_requests(client, no_model):
-    nlu = (BOTS / "initbot" / "data" / "nlu.yml").read_text()
-    assert (
-        client.post("/model/test/intents", "", content_type="application/x-yaml").status_code == 400
-    )
-    no_model_response = client.post("/model/test/intents", nlu, content_type="application/x-yaml")
-    assert no_model_response.status_code == 409
-    bad_model = client.post(
-        "/model/test/intents?model=invalid.tar.gz", nlu, content_type="application/x-yaml"
-    )
-    assert bad_model.status_code == 400
-    assert bad_model.json()["reason"] == "TestingError"

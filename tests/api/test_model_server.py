@@ -51,7 +51,7 @@ def test_it_pulls_a_model_from_the_model_server(client, settings, tmp_path, mode
 
 
 def test_it_sends_the_etag_and_keeps_the_model_on_304(client, settings, tmp_path, model_server):
-    from convapi.model_server import ModelServer, pull_once
+    from serving.model_server import ModelServer, pull_once
 
     settings.CONVAPI_MODEL = str(tmp_path)
     url, seen = model_server
@@ -69,8 +69,8 @@ def test_it_keeps_serving_when_the_model_server_is_down(client, settings, tmp_pa
 
 
 def test_it_pulls_from_the_endpoints_model_server_at_start(settings, tmp_path, model_server):
-    from convapi.assistant import current_assistant
-    from convapi.model_server import model_server_pull_at_start
+    from serving.holder import current_assistant
+    from serving.model_server import model_server_pull_at_start
 
     url, seen = model_server
     endpoints = tmp_path / "endpoints.yml"

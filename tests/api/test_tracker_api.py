@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.checks import assert_rasa_error, stored_state
 from trackers.models import Conversation, Event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "initbot")]
@@ -169,8 +170,9 @@ def test_it_reads_the_legacy_verbosity_params(client):
 
 def test_it_rejects_an_unknown_verbosity(client):
     response = client.get("/conversations/v3/tracker?include_events=SOME")
-    assert response.status_code == 400
-    assert response.json()["details"] == {"parameter": "include_events", "in": "query"}
+    assert_rasa_error(
+        response, 400, "BadRequest", details={"parameter": "include_events", "in": "query"}
+    )
 
 
 def test_it_travels_back_in_time_with_until(client):
@@ -205,8 +207,8 @@ def test_it_round_trips_a_percent_encoded_id(client):
 
 def test_it_refuses_an_id_longer_than_255_characters(client):
     response = client.post_json(f"/conversations/{'x' * 256}/tracker/events", USER_HI)
-    assert response.status_code == 400
-    assert not Conversation.objects.exists()
+    assert_rasa_error(response, 400, "BadRequest")
+    assert stored_state() == ((), ())
 
 
 def test_it_lists_conversation_ids(client):

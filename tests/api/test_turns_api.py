@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from tests.api.checks import assert_rasa_error, stored_state
 from trackers.models import Conversation, Event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "trained_initbot")]
@@ -55,7 +56,8 @@ def test_it_answers_an_empty_list_without_a_model(client, no_model):
     "body", [[1], {"sender": "x"}, {"message": 5}, {"message": "x", "metadata": 3}]
 )
 def test_it_refuses_malformed_webhook_bodies(client, body):
-    assert client.post_json("/webhooks/rest/webhook", body).status_code == 400
+    assert_rasa_error(client.post_json("/webhooks/rest/webhook", body), 400, "BadRequest")
+    assert stored_state() == ((), ())
 
 
 def test_it_logs_a_message_without_predicting(client):
@@ -72,8 +74,9 @@ def test_it_logs_a_message_without_predicting(client):
 )
 def test_it_refuses_bad_messages(client, body, parameter):
     response = client.post_json("/conversations/m2/messages", body)
-    assert response.status_code == 400
-    assert response.json()["details"]["parameter"] == parameter
+    error = assert_rasa_error(response, 400, "BadRequest")
+    assert error["details"]["parameter"] == parameter
+    assert not Event.objects.exists()
 
 
 def test_it_predicts_without_running_the_action(client):
@@ -90,10 +93,11 @@ def test_it_predicts_without_running_the_action(client):
 def test_it_answers_404_for_unknown_conversations(client):
     for path in ("/conversations/ghost/predict", "/conversations/ghost/execute"):
         response = client.post_json(path, {"name": "utter_greet"})
-        assert response.status_code == 404
-        assert response.json()["reason"] == "Not found"
-        assert response.json()["message"] == "Conversation ID not found."
-    assert client.get("/conversations/ghost/story").status_code == 404
+        body = assert_rasa_error(response, 404, "Not found")
+        assert body["message"] == "Conversation ID not found."
+    body = assert_rasa_error(client.get("/conversations/ghost/story"), 404, "Not found")
+    assert body["message"] == "Conversation ID not found."
+    assert stored_state() == ((), ())
 
 
 def test_it_executes_an_action(client):
@@ -111,11 +115,12 @@ def test_it_executes_an_action(client):
 def test_it_refuses_unknown_actions_and_stores_nothing(client):
     say(client, "e2", "hello")
     before = Event.objects.count()
+    state = stored_state()
     response = client.post_json("/conversations/e2/execute", {"name": "no_such_action"})
-    assert response.status_code == 404
-    assert response.json()["reason"] == "NotFound"
+    assert_rasa_error(response, 404, "NotFound")
     assert Event.objects.count() == before
-    assert client.post_json("/conversations/e2/execute", {}).status_code == 400
+    assert_rasa_error(client.post_json("/conversations/e2/execute", {}), 400, "BadRequest")
+    assert stored_state() == state
 
 
 def test_it_triggers_an_intent(client):
@@ -131,8 +136,7 @@ def test_it_triggers_an_intent(client):
 
 def test_it_refuses_unknown_intents(client):
     response = client.post_json("/conversations/t2/trigger_intent", {"name": "nope"})
-    assert response.status_code == 404
-    assert response.json()["reason"] == "NotFound"
+    assert_rasa_error(response, 404, "NotFound")
     assert not Event.objects.filter(conversation__sender_id="t2").exists()
 
 
@@ -154,9 +158,10 @@ def test_it_serves_the_legacy_respond_route(client):
         client.post_json("/conversations/legacy/respond", {"query": "bye"}).json()[0]["text"]
         == "Bye"
     )
+    before = stored_state()
     missing = client.post_json("/conversations/legacy/respond", {})
-    assert missing.status_code == 400
-    assert missing.json()["details"] == {"parameter": "query", "in": "query"}
+    assert_rasa_error(missing, 400, details={"parameter": "query", "in": "query"})
+    assert stored_state() == before
 
 
 def test_it_replays_a_live_conversation_into_the_same_state(client):

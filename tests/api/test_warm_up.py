@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from convapi import assistant
+from serving import holder as assistant
 
 pytestmark = pytest.mark.django_db
 

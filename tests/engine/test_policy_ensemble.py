@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import glob
-import time
 
 import pytest
 
@@ -15,19 +14,18 @@ from engine.training_data.stories import load_story_files
 from tests.conftest import BOTS
 
 
-def _bot(name: str) -> tuple[Domain, PolicyEnsemble, float]:
+# Training speed is measured by bench/train.py, not asserted here (a wall-clock bound
+# flakes on a busy machine and proves nothing about correctness).
+def _bot(name: str) -> tuple[Domain, PolicyEnsemble]:
     domain = Domain.load(f"{BOTS}/{name}/domain.yml")
     stories = load_story_files(sorted(glob.glob(f"{BOTS}/{name}/data/*.yml")))
     ensemble = PolicyEnsemble.from_config(load_config(f"{BOTS}/{name}/config.yml").policies)
-    started = time.perf_counter()
     ensemble.train(stories, domain)
-    return domain, ensemble, time.perf_counter() - started
+    return domain, ensemble
 
 
 @pytest.fixture(scope="module")
-def initbot() -> tuple[Domain, PolicyEnsemble, float]:
-    import sklearn.linear_model  # noqa: F401 - keep the import out of the timing
-
+def initbot() -> tuple[Domain, PolicyEnsemble]:
     return _bot("initbot")
 
 
@@ -41,9 +39,8 @@ def _conversation(domain: Domain, *steps: str) -> Tracker:
     return Tracker.from_events("t", events, domain.slot_defaults())
 
 
-def test_it_trains_initbot_quickly_with_sensible_predictions(initbot):
-    domain, ensemble, seconds = initbot
-    assert seconds < 5
+def test_it_trains_initbot_with_sensible_predictions(initbot):
+    domain, ensemble = initbot
     assert ensemble.predict(_conversation(domain, "greet"), domain).action_name == "utter_greet"
     sad = _conversation(domain, "greet", "utter_greet", "mood_unhappy")
     assert ensemble.predict(sad, domain).action_name == "utter_cheer_up"
@@ -54,14 +51,14 @@ def test_it_trains_initbot_quickly_with_sensible_predictions(initbot):
 
 
 def test_it_scores_every_domain_action_in_domain_order(initbot):
-    domain, ensemble, _ = initbot
+    domain, ensemble = initbot
     prediction = ensemble.predict(_conversation(domain, "greet"), domain)
     assert len(prediction.probabilities) == len(domain.action_names_or_texts)
     assert prediction.probabilities[domain.action_names_or_texts.index("utter_greet")] == 1.0
 
 
 def test_it_predicts_identically_after_a_persistence_round_trip(initbot, tmp_path):
-    domain, ensemble, _ = initbot
+    domain, ensemble = initbot
     ensemble.persist(tmp_path)
     loaded = PolicyEnsemble.load(tmp_path)
     assert loaded.max_history_needed == ensemble.max_history_needed
@@ -89,7 +86,7 @@ def test_it_names_an_unknown_policy():
 
 
 def test_it_falls_back_to_ted_or_the_core_fallback_where_nothing_was_memorised(initbot):
-    domain, ensemble, _ = initbot
+    domain, ensemble = initbot
     tracker = _conversation(domain, "mood_unhappy")  # no story starts like this
     prediction = ensemble.predict(tracker, domain)
     assert prediction.policy_name in ("TEDPolicy", "RulePolicy")
@@ -97,8 +94,7 @@ def test_it_falls_back_to_ted_or_the_core_fallback_where_nothing_was_memorised(i
     assert sum(prediction.probabilities) == pytest.approx(1.0, abs=0.31)
 
 
-def test_it_trains_formbot_quickly():
-    domain, ensemble, seconds = _bot("formbot")
-    assert seconds < 15
+def test_it_trains_formbot():
+    domain, ensemble = _bot("formbot")
     tracker = _conversation(domain, "request_restaurant")
     assert ensemble.predict(tracker, domain).action_name == "restaurant_form"

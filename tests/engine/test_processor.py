@@ -17,7 +17,6 @@ from engine.events import (
     UserUttered,
 )
 from engine.processor import MessageProcessor, UnknownActionError, UnknownIntentError
-from engine.reminders import InProcessReminderScheduler, apply_reminder_events
 from engine.tracker import Tracker
 from tests.engine.processor_support import FakeClock, new_tracker, trained_model
 
@@ -190,24 +189,20 @@ def test_it_stops_after_max_predictions(model):
     assert _actions(result.events)[-1] == "utter_cheer_up"
 
 
-def test_it_fires_a_reminder_through_the_scheduler(model):
+def test_it_fires_a_due_reminder_that_still_counts(model):
     clock = FakeClock()
-    scheduler = InProcessReminderScheduler(clock)
     processor = MessageProcessor(model, clock=clock)
     tracker = new_tracker(model)
     processor.log_message(tracker, text="hi", sender_id="t")
     when = datetime.fromtimestamp(clock.now + 60, tz=UTC)
     reminder = ReminderScheduled("greet", when, name="r1", kill_on_user_message=False)
     tracker.update(reminder)
-    apply_reminder_events(scheduler, "t", [reminder], [])
-    assert scheduler.run_due(lambda *_: None) == 0
+    processor.log_message(tracker, text="still here", sender_id="t")
     clock.advance(61)
-    fired = []
-    scheduler.run_due(
-        lambda sender, r: fired.append(processor.handle_reminder(tracker, r, sender_id=sender))
-    )
-    assert fired[0].events[0].text == "EXTERNAL: greet"
-    assert fired[0].messages == [{"text": "Hey! How are you?"}]
+    fired = processor.handle_reminder(tracker, reminder, sender_id="t")
+    assert fired.skipped == ""
+    assert fired.events[0].text == "EXTERNAL: greet"
+    assert fired.messages == [{"text": "Hey! How are you?"}]
 
 
 def test_it_drops_a_reminder_after_the_user_spoke(model):
@@ -217,7 +212,9 @@ def test_it_drops_a_reminder_after_the_user_spoke(model):
     reminder = ReminderScheduled("greet", datetime.now(UTC), name="r2")
     tracker.update(reminder)
     processor.handle_message(tracker, text="hi", sender_id="t")
-    assert processor.handle_reminder(tracker, reminder, sender_id="t").events == []
+    result = processor.handle_reminder(tracker, reminder, sender_id="t")
+    assert result.events == []
+    assert result.skipped == "the user spoke after it was set"
 
 
 def test_it_continues_a_tracker_restored_from_a_snapshot_window(model):

@@ -12,7 +12,7 @@ from engine.actions.base import ActionContext
 from engine.endpoints import ActionEndpoint
 from engine.events import ActionExecuted, ActionExecutionRejected, ActiveLoop, SlotSet
 from engine.processor import MessageProcessor
-from engine.reminders import InProcessReminderScheduler, apply_reminder_events
+from engine.reminders import cancels
 from engine.responses import ResponseRenderer
 from tests.engine.processor_support import (
     FakeClock,
@@ -145,17 +145,14 @@ def test_it_schedules_and_fires_reminders_a_custom_action_returns(model, server_
     clock = FakeClock(time.time())
     endpoint = ActionEndpoint(server_url, timeout=5.0)
     processor = MessageProcessor(model, action_endpoint=endpoint, clock=clock)
-    scheduler = InProcessReminderScheduler(clock)
     tracker = new_tracker(model, "diner")
     result = _execute(processor, tracker, "action_remind")
     assert [r.name for r in result.reminders] == ["soon", "never"]
     assert [c.name for c in result.cancellations] == ["never"]
-    apply_reminder_events(scheduler, "diner", result.reminders, result.cancellations)
-    assert [job.reminder.name for job in scheduler.pending()] == ["soon"]
+    soon, never = result.reminders
+    assert cancels(result.cancellations[0], never) and not cancels(result.cancellations[0], soon)
     clock.advance(31)
-    fired = []
-    scheduler.run_due(
-        lambda sender, r: fired.append(processor.handle_reminder(tracker, r, sender_id=sender))
-    )
-    assert fired[0].events[0].text == "EXTERNAL: greet"
-    assert any(e.type_name == "action" for e in fired[0].events[1:])
+    fired = processor.handle_reminder(tracker, soon, sender_id="diner")
+    assert fired.skipped == ""
+    assert fired.events[0].text == "EXTERNAL: greet"
+    assert any(e.type_name == "action" for e in fired.events[1:])

@@ -24,8 +24,15 @@ import requests
 
 from tests.conftest import ROOT
 
-# Variables of the test run that must not leak into a server process we configure.
-_SCRUBBED = ("DATABASE_URL", "CELERY_BROKER_URL", "CONVAPI_ENDPOINTS", "CONVAPI_MODEL")
+# Variables of the test run that must not leak into a server process we configure
+# (CONVAPI_TEST_BROKER_KEYPREFIX: the run's own keys on the shared Redis, tests/conftest.py).
+_SCRUBBED = (
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CONVAPI_ENDPOINTS",
+    "CONVAPI_MODEL",
+    "CONVAPI_TEST_BROKER_KEYPREFIX",
+)
 
 
 def free_port() -> int:

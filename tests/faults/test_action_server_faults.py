@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from convapi.assistant import assistant_from_model, assistant_set
+from serving.holder import assistant_from_model, assistant_set
 from tests.api.conftest import ApiClient
 from tests.engine.processor_support import formbot_model, free_port, start_action_server
 

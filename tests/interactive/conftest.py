@@ -12,7 +12,7 @@ from interactive.client import Client
 @pytest.fixture
 def served(initbot_model, settings) -> Iterator[object]:
     """The live server serves the trained initbot with auth off."""
-    from convapi.assistant import assistant_from_model, assistant_set
+    from serving.holder import assistant_from_model, assistant_set
 
     settings.CONVAPI_AUTH_TOKEN = ""
     settings.CONVAPI_JWT_SECRET = ""

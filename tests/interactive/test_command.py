@@ -47,15 +47,15 @@ def test_it_says_when_the_token_is_wrong(live_server, served, settings):
 
 
 def test_it_says_when_no_model_is_loaded(live_server, served):
-    from convapi.assistant import assistant_set
+    from serving.holder import assistant_set
 
     assistant_set(None)
     assert_clean_failure(run_command("--url", live_server.url), "no model loaded (409)")
 
 
 def test_it_says_when_the_model_has_no_core(live_server, served, initbot_model):
-    from convapi.assistant import assistant_from_model, assistant_set
     from engine.model import Model
+    from serving.holder import assistant_from_model, assistant_set
 
     parts = {"metadata": initbot_model.metadata, "domain": initbot_model.domain}
     nlu_only = Model(path=initbot_model.path, nlu=initbot_model.nlu, policies=None, **parts)

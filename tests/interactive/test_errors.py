@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
-from convapi.assistant import assistant_from_domain_file, assistant_set
 from interactive.client import (
     Client,
     NoCoreModel,
@@ -15,6 +13,7 @@ from interactive.client import (
     NotAuthenticated,
     ServerUnavailable,
 )
+from serving.holder import assistant_from_domain_file, assistant_set
 from tests.conftest import BOTS, admin_jwt, user_jwt
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,12 +31,24 @@ def test_it_says_when_the_server_is_down():
         client.status()
 
 
-def test_it_gives_up_waiting_after_bounded_retries():
+def test_it_gives_up_waiting_after_bounded_retries(monkeypatch):
+    """Exactly ``attempts`` requests with ``delay`` between them, then the error: counted,
+    not timed, so a slow machine cannot fail it and an unbounded loop cannot pass it."""
+    import interactive.client
+
     client = Client(f"http://127.0.0.1:{_closed_port()}")
-    started = time.monotonic()
-    with pytest.raises(ServerUnavailable):
+    calls: list[str] = []
+    real_status = client.status
+
+    def counted_status():
+        calls.append("status")
+        return real_status()
+
+    monkeypatch.setattr(client, "status", counted_status)
+    monkeypatch.setattr(interactive.client.time, "sleep", lambda s: calls.append(f"sleep {s}"))
+    with pytest.raises(ServerUnavailable, match="Cannot reach the server"):
         client.wait_until_running(attempts=3, delay=0.05)
-    assert time.monotonic() - started < 5
+    assert calls == ["status", "sleep 0.05", "status", "sleep 0.05", "status"]
 
 
 def test_it_says_when_the_token_is_wrong(live_server, served, settings):
@@ -62,8 +73,8 @@ def test_it_says_when_no_model_is_loaded(live_server, served):
 
 
 def test_it_says_when_the_model_has_no_core(live_server, served, initbot_model):
-    from convapi.assistant import assistant_from_model
     from engine.model import Model
+    from serving.holder import assistant_from_model
 
     nlu_only = Model(
         path=initbot_model.path,

@@ -25,7 +25,7 @@ import dj_database_url
 import pytest
 from django.conf import settings as django_settings
 
-from convapi.assistant import assistant_set
+from serving.holder import assistant_set
 from tests.api.conftest import ApiClient
 from tests.conftest import BOTS, ROOT
 
@@ -35,6 +35,7 @@ FAST_JOB_SETTINGS = {
     "CONVAPI_JOB_HEARTBEAT_SECONDS": 0.3,
     "CONVAPI_JOB_STALE_SECONDS": 2.0,
     "CONVAPI_CALLBACK_BACKOFF": 0.2,
+    "CONVAPI_CALLBACK_ATTEMPTS": 4,
     "CONVAPI_CALLBACK_TIMEOUT": 5.0,
     "CONVAPI_MODEL_CHECK_SECONDS": 0.0,
 }
@@ -132,7 +133,7 @@ class WorkerProcess:
     def start(self, *, purge: bool = False) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
         command = [
-            sys.executable, "-m", "celery", "-A", "config", "worker", "-B",
+            sys.executable, "-m", "celery", "-A", "tests.jobs.worker_app", "worker", "-B",
             "--pool=prefork", "--concurrency=2", "--loglevel=INFO",
             "--schedule", str(self.log.with_suffix(".beat")),
         ]  # fmt: skip
@@ -179,6 +180,9 @@ def celery_worker_process(
         "CONVAPI_BEAT_SECONDS": "1",
         **{name: str(value) for name, value in FAST_JOB_SETTINGS.items()},
     }
+    # The run's own broker key prefix (tests/conftest.py): purging empties only this
+    # run's queue, never another run's on the same Redis database.
+    assert env.get("CONVAPI_TEST_BROKER_KEYPREFIX"), "no per-run broker key prefix"
     worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log")
     worker.start(purge=True)
     yield worker

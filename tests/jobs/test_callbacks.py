@@ -99,6 +99,35 @@ def test_it_retries_until_the_receiver_is_back(client, receiver):
     assert job.callback_status == "delivered"
 
 
+def test_it_marks_the_callback_undeliverable_once_its_retries_are_exhausted(
+    client, receiver, settings
+):
+    """Every attempt fails with a retryable error: exactly CONVAPI_CALLBACK_ATTEMPTS POSTs,
+    each a CallbackAttempt row, then ``undeliverable`` (and the job itself succeeded)."""
+    attempts = settings.CONVAPI_CALLBACK_ATTEMPTS
+    assert attempts == 4  # FAST_JOB_SETTINGS, the same in the worker's environment
+    receiver.failures = ["drop", 503, 429, 500]
+    response = client.post(
+        f"/model/test/intents?cross_validation_folds=2&callback_url={receiver.url}",
+        training_document(),
+        content_type="application/x-yaml",
+    )
+    assert response.status_code == 204
+    job = settled_callback(finished_job(kind="test_intents"))
+    assert job.status == "succeeded"
+    assert job.callback_status == "undeliverable"
+    rows = list(job.callback_attempts.order_by("number"))
+    assert [a.number for a in rows] == [1, 2, 3, 4]
+    assert [a.delivered for a in rows] == [False] * attempts
+    assert [a.status_code for a in rows] == [None, 503, 429, 500]
+    assert all(a.error for a in rows)
+    # Every planned failure was consumed, and nothing reached the receiver: a fifth
+    # attempt would have been answered 200 and recorded. The status is final
+    # (``callback_deliver`` acts only on pending callbacks), so no later attempt can come.
+    assert receiver.failures == []
+    assert receiver.received == []
+
+
 def test_it_gives_up_on_a_receiver_that_refuses(client, receiver):
     receiver.failures = [400]
     client.post(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from convapi.assistant import assistant_from_model, assistant_set
 from engine.model import load_model
 from jobs.models import Job
+from serving.holder import assistant_from_model, assistant_set
 from tests.jobs.conftest import training_document, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("jobs_env")]

@@ -1,20 +1,29 @@
-"""Reminders: stored, fired at their time through the external-intent path, or not at all."""
+"""Reminders: stored, fired at their time through a locked turn, or not at all.
+
+No test waits on the wall clock: a reminder either is due when it is set (and the test
+awaits its outcome), or is set far ahead and made due by moving its stored time, then
+fired by the same service the task calls.
+"""
 
 from __future__ import annotations
 
-import time
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection, connections, transaction
 
-from convapi.assistant import assistant_from_model, assistant_set
-from engine.events import ReminderCancelled, ReminderScheduled, Restarted
+from engine.events import ReminderCancelled, ReminderScheduled, Restarted, UserUttered
 from engine.model import load_model
-from jobs.models import Reminder
-from jobs.reminders import reminders_schedule
+from serving.holder import assistant_from_model, assistant_set
 from tests.jobs.conftest import wait_for
+from trackers import store
+from trackers.models import Reminder
+from trackers.reminders import reminder_fire, reminders_schedule
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("jobs_env")]
+
+LATER = 3600.0  # far enough ahead that no timer or worker fires it during the test
 
 
 @pytest.fixture(autouse=True)
@@ -23,8 +32,8 @@ def initbot_served(jobs_env, initbot_archive) -> None:
 
 
 def set_reminder(
-    client, sender: str, *, name: str = "ping", seconds: float = 1.0, kill: bool = True
-) -> None:
+    client, sender: str, *, name: str = "ping", seconds: float = LATER, kill: bool = True
+) -> Reminder:
     reminder = ReminderScheduled(
         "greet",
         datetime.now(tz=UTC) + timedelta(seconds=seconds),
@@ -35,6 +44,14 @@ def set_reminder(
     assert client.post_json(url, reminder.as_dict()).status_code == 200
     # What the turn does with the reminders its actions returned.
     reminders_schedule(sender_id=sender, events=[reminder])
+    return Reminder.objects.get(sender_id=sender, name=name)
+
+
+def fire_now(row: Reminder) -> Reminder:
+    """Make the stored reminder due (the clock moved on) and fire it as its task would."""
+    Reminder.objects.filter(pk=row.pk).update(trigger_at=datetime.now(tz=UTC))
+    reminder_fire(reminder_id=row.pk)
+    return Reminder.objects.get(pk=row.pk)
 
 
 def settled(name: str) -> Reminder:
@@ -50,66 +67,138 @@ def events_of(client, sender: str) -> list[dict]:
     return client.get(f"/conversations/{sender}/tracker?include_events=ALL").json()["events"]
 
 
-def test_it_fires_a_reminder_through_the_external_intent_path(client):
-    set_reminder(client, "ann")
-    assert Reminder.objects.get().status == "scheduled"
+def triggered_greet(events: list[dict]) -> bool:
+    return any(
+        e["event"] == "user" and e["parse_data"]["intent"].get("name") == "greet" for e in events
+    )
+
+
+def test_it_fires_a_due_reminder_through_the_external_intent_path(client):
+    set_reminder(client, "ann", seconds=0)
     reminder = settled("ping")
     assert reminder.status == "fired", reminder.outcome
-    texts = [e.get("text") for e in events_of(client, "ann")]
-    assert "EXTERNAL: greet" in texts or any(
-        e["event"] == "user" and e["parse_data"]["intent"]["name"] == "greet"
-        for e in events_of(client, "ann")
-    )
-    assert any(e["event"] == "bot" for e in events_of(client, "ann"))
+    assert reminder.outcome == "triggered intent 'greet'"
+    events = events_of(client, "ann")
+    assert triggered_greet(events)
+    assert [e["text"] for e in events if e["event"] == "bot"] == ["Hey! How are you?"]
 
 
 def test_it_does_not_fire_a_cancelled_reminder(client):
-    set_reminder(client, "bob", seconds=1.0)
+    row = set_reminder(client, "bob")
     reminders_schedule(sender_id="bob", events=[ReminderCancelled(name="ping")])
     assert Reminder.objects.get().status == "cancelled"
-    before = len(events_of(client, "bob"))
-    time.sleep(1.5)
-    assert Reminder.objects.get().status == "cancelled"
-    assert len(events_of(client, "bob")) == before
+    before = events_of(client, "bob")
+    reminder = fire_now(row)
+    assert (reminder.status, reminder.outcome) == ("cancelled", "cancelled")
+    assert events_of(client, "bob") == before
 
 
 def test_it_cancels_reminders_on_restart(client):
-    set_reminder(client, "cy", name="a", seconds=30)
-    set_reminder(client, "cy", name="b", seconds=30)
+    set_reminder(client, "cy", name="a")
+    set_reminder(client, "cy", name="b")
     reminders_schedule(sender_id="cy", events=[Restarted()])
     assert set(Reminder.objects.values_list("status", flat=True)) == {"cancelled"}
 
 
 def test_it_drops_a_reminder_when_the_user_spoke_since(client):
-    set_reminder(client, "dee", seconds=1.5)
+    row = set_reminder(client, "dee")
     user = {"event": "user", "text": "hello", "parse_data": {"intent": {"name": "greet"}}}
     client.post_json("/conversations/dee/tracker/events", user)
-    reminder = settled("ping")
-    assert reminder.status == "outdated"
-    assert "user spoke" in reminder.outcome
+    before = len(events_of(client, "dee"))
+    reminder = fire_now(row)
+    assert (reminder.status, reminder.outcome) == ("outdated", "the user spoke after it was set")
+    assert len(events_of(client, "dee")) == before
 
 
 def test_it_keeps_a_reminder_without_kill_on_user_msg(client):
-    set_reminder(client, "eve", seconds=1.5, kill=False)
+    row = set_reminder(client, "eve", kill=False)
     user = {"event": "user", "text": "hello", "parse_data": {"intent": {"name": "greet"}}}
     client.post_json("/conversations/eve/tracker/events", user)
-    assert settled("ping").status == "fired"
+    assert fire_now(row).status == "fired"
+    assert [e["text"] for e in events_of(client, "eve") if e["event"] == "bot"] == [
+        "Hey! How are you?"
+    ]
 
 
 def test_it_drops_a_reminder_from_before_a_restart_in_the_log(client):
-    set_reminder(client, "fay", seconds=1.5)
+    row = set_reminder(client, "fay")
     client.post_json("/conversations/fay/tracker/events", {"event": "restart"})
-    reminder = settled("ping")
+    reminder = fire_now(row)
+    assert (reminder.status, reminder.outcome) == (
+        "outdated",
+        "cancelled by a restart or a new session",
+    )
+    assert not triggered_greet(events_of(client, "fay"))
+
+
+def test_it_records_a_reminder_of_an_erased_conversation(client):
+    row = set_reminder(client, "gus")
+    assert client.delete("/conversations/gus").status_code == 204
+    reminder = fire_now(row)
+    assert (reminder.status, reminder.outcome) == ("outdated", "the conversation no longer exists")
+
+
+def test_a_user_message_committed_while_the_reminder_waits_for_the_lock_wins(client):
+    """The race of a check made outside the lock: a user message that commits after the
+    reminder was judged but before its turn ran would have let it fire. The reminder is
+    judged inside its locked turn now, so it sees that message."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises every write transaction; the row lock is PostgreSQL's")
+    row = set_reminder(client, "hal")
+    Reminder.objects.filter(pk=row.pk).update(trigger_at=datetime.now(tz=UTC))
+    user_turn_holds_lock = threading.Event()
+    let_user_turn_commit = threading.Event()
+
+    def user_turn() -> None:
+        try:
+            with transaction.atomic():
+                conversation = store.conversation_lock(sender_id="hal")
+                tracker = store.tracker_restore(conversation, None)
+                store.events_append(conversation, tracker, [UserUttered("hello")], None)
+                user_turn_holds_lock.set()
+                let_user_turn_commit.wait(timeout=60)
+        finally:
+            connections.close_all()
+
+    outcome: list[str] = []
+
+    def reminder_turn() -> None:
+        try:
+            outcome.append(reminder_fire(reminder_id=row.pk))
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=user_turn)
+    writer.start()
+    assert user_turn_holds_lock.wait(timeout=60)
+    firer = threading.Thread(target=reminder_turn)
+    firer.start()
+    # The reminder's turn is blocked on the conversation's row lock (awaited, not slept on).
+    wait_for(lambda: _waiting_on_a_lock() > 0, what="the reminder to wait for the lock")
+    let_user_turn_commit.set()
+    writer.join(timeout=60)
+    firer.join(timeout=60)
+    assert outcome == ["the user spoke after it was set"]
+    reminder = Reminder.objects.get(pk=row.pk)
     assert reminder.status == "outdated"
-    assert "restart" in reminder.outcome
+    assert not triggered_greet(events_of(client, "hal"))
+
+
+def _waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
 
 
 def test_it_stops_waiting_timers_and_keeps_their_rows(client, jobs_env):
     if jobs_env is not None:
         pytest.skip("with a broker the reminder waits in Redis, not on a timer here")
-    from jobs.reminders import reminder_timers_cancel
+    from trackers.reminders import reminder_timers_cancel
 
-    set_reminder(client, "later", name="later", seconds=3600)
+    set_reminder(client, "later", name="later")
     assert reminder_timers_cancel() == 1
     assert reminder_timers_cancel() == 0
     assert Reminder.objects.get(name="later").status == "scheduled"  # the row is not lost

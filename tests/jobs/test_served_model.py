@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from convapi import assistant as holder
-from convapi.assistant import current_assistant
-from jobs.models import Job, ServedModel
+from jobs.models import Job
 from jobs.services import job_submit
+from serving import holder
+from serving.holder import current_assistant
+from serving.models import ServedModel
 from tests.jobs.conftest import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("jobs_env")]
@@ -19,7 +20,7 @@ STORIES = (
 
 def forget_local_model() -> None:
     """What another process looks like: it has not loaded the chosen model yet."""
-    holder.assistant_set(None, version=0)
+    holder.assistant_set(None, choice="")
 
 
 def test_it_records_the_chosen_model_for_every_process(client, initbot_archive):
@@ -35,10 +36,10 @@ def test_it_records_the_chosen_model_for_every_process(client, initbot_archive):
 
 def test_it_lets_the_worker_follow_an_unloaded_model(client, jobs_env, initbot_archive):
     client.put_json("/model", {"model_file": str(initbot_archive)})
-    job = job_submit(kind=Job.Kind.TEST_STORIES, params={}, body=STORIES)
+    job = job_submit(kind="test_stories", params={}, body=STORIES)
     job = wait_for(lambda: Job.objects.filter(pk=job.pk, status="succeeded").first())
     assert job.result["accuracy"] == 1.0
     client.delete("/model")
-    job = job_submit(kind=Job.Kind.TEST_STORIES, params={}, body=STORIES)
+    job = job_submit(kind="test_stories", params={}, body=STORIES)
     job = wait_for(lambda: Job.objects.filter(pk=job.pk, status="failed").first())
     assert job.error["code"] == 409

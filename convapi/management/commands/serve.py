@@ -14,11 +14,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from convapi.assistant import model_path
-from convapi.model_server import model_server_pull_at_start
 from engine.errors import EngineError
 from engine.project import load_project
 from engine.training import train
+from serving.holder import model_path
+from serving.model_server import model_server_pull_at_start
 
 DEMO_BOT = Path(settings.BASE_DIR).parent / "shared" / "reference" / "bots" / "initbot"
 

@@ -1,13 +1,14 @@
 """Which model every process serves, and the model server a beat task polls for it.
 
 One ``ServedModel`` row: ``PUT /model`` writes the archive path and bumps the version;
-each process compares versions (convapi/assistant.py) and loads the new archive. The
+each process compares its choice token (serving/holder.py) and loads the new archive. The
 archive must therefore be readable by every process at that path (one host, or a shared
 volume for the model directory).
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs.models import ServedModel
+from serving.models import ServedModel
 
 SINGLETON = 1
 
@@ -24,12 +25,15 @@ def served_model_get() -> ServedModel | None:
     return ServedModel.objects.filter(pk=SINGLETON).first()
 
 
-def served_model_choose(*, path: str) -> int:
-    """Record ``path`` ("" = no model) as the model to serve; the new version."""
+def served_model_choose(*, path: str) -> str:
+    """Record ``path`` ("" = no model) as the model to serve; the new choice's token."""
+    choice = uuid.uuid4().hex
     with transaction.atomic():
         ServedModel.objects.get_or_create(pk=SINGLETON)
-        ServedModel.objects.filter(pk=SINGLETON).update(path=path, version=F("version") + 1)
-        return ServedModel.objects.get(pk=SINGLETON).version
+        ServedModel.objects.filter(pk=SINGLETON).update(
+            path=path, version=F("version") + 1, choice=choice
+        )
+    return choice
 
 
 def served_model_poll(*, server: dict[str, Any] | None, every: float | None) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import requests
 
-from convapi.errors import ApiError, bad_request
-from convapi.modelops import model_directory, model_load_file
-from jobs.served import served_model_claim_pull, served_model_note_etag, served_model_poll
+from engine.errors import ServiceError, bad_request, model_not_loadable
+from serving.holder import configured_endpoints
+from serving.served import served_model_claim_pull, served_model_note_etag, served_model_poll
+from serving.services import model_directory, model_load_file
 
 logger = logging.getLogger(__name__)
 PULL_TIMEOUT_SECONDS = 60
@@ -104,17 +105,12 @@ def model_server_pull(data: Any) -> None:
     """``PUT /model {"model_server": ...}``: pull now; a beat task keeps pulling."""
     server = ModelServer.from_dict(data)
     if not pull_once(server):
-        raise ApiError(
-            400,
-            "BadRequest",
-            f"Agent with name '{server.url}' could not be loaded.",
-            {"parameter": "model", "in": "query"},
-        )
+        raise model_not_loadable(server.url)
     served_model_poll(server=server.as_dict(), every=server.wait_time_between_pulls)
 
 
 def model_server_poll_due() -> bool:
-    """The periodic pull (jobs.tasks.pull_model_server): True when a new model was loaded."""
+    """The periodic pull (serving.tasks.pull_model_server): True when a new model was loaded."""
     config = served_model_claim_pull()
     if config is None:
         return False
@@ -122,7 +118,7 @@ def model_server_poll_due() -> bool:
     server.etag = config.get("etag")
     try:
         pulled = pull_once(server)
-    except ApiError as exc:  # the archive came but does not load: keep the current model
+    except ServiceError as exc:  # the archive came but does not load: keep the current model
         logger.warning("Model from %s could not be loaded: %s", server.url, exc.message)
         return False
     if pulled:
@@ -136,8 +132,6 @@ def model_server_pull_at_start() -> bool:
     A failed pull is logged and the server starts with whatever model it has; the beat
     task keeps trying at the configured interval.
     """
-    from convapi.turns import configured_endpoints
-
     endpoint = configured_endpoints().models
     if endpoint is None:
         return False
@@ -149,7 +143,7 @@ def model_server_pull_at_start() -> bool:
     }
     try:
         model_server_pull(data)
-    except ApiError as exc:
+    except ServiceError as exc:
         logger.warning("No model from the model server at start: %s", exc.message)
         served_model_poll(server=data, every=endpoint.wait_time_between_pulls)
         return False

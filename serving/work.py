@@ -1,7 +1,7 @@
-"""What each kind of job does, given its row: train, test intents, test stories.
+"""Serving's kinds of job: train, test intents, test stories, registered with ``jobs``.
 
-The work is the same service the synchronous routes used (convapi.modelops); this module
-only turns a job's stored parameters into its arguments and reports progress.
+The work is the model services' (serving.services); this module only turns a job's
+stored parameters into their arguments and reports progress.
 """
 
 from __future__ import annotations
@@ -9,29 +9,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from django.utils import timezone
 
-from convapi import modelops
-from convapi.assistant import current_assistant
-from convapi.errors import no_model_loaded
+from engine.errors import no_model_loaded
+from jobs.kinds import JobKind, Outcome, job_kind_register
 from jobs.models import Job
+from jobs.selectors import job_count_running
+from serving import services
+from serving.holder import current_assistant
 
 PROGRESS_EVERY_SECONDS = 0.5
 
-Outcome = tuple[dict[str, Any], str]  # (result, result_file)
+TRAIN = "train"
+TEST_STORIES = "test_stories"
+TEST_INTENTS = "test_intents"
 
 
-def job_work(job: Job) -> Outcome:
-    """Do the job's work; raises ApiError for what the client got wrong."""
-    return _WORK[job.kind](job)
+def active_training_jobs() -> int:
+    """Trainings running anywhere (every worker of every host), counted from their rows."""
+    return job_count_running(kind=TRAIN)
 
 
 def _train(job: Job) -> Outcome:
     params = job.params
     output = params.get("output_dir")
-    path = modelops.model_train(
+    path = services.model_train(
         document=job.body,
         output_dir=Path(output) if output else None,
         force=bool(params.get("force_training", False)),
@@ -45,7 +48,7 @@ def _train(job: Job) -> Outcome:
 def _test_intents(job: Job) -> Outcome:
     params = job.params
     folds = int(params.get("cross_validation_folds") or 0)
-    report = modelops.nlu_test(
+    report = services.nlu_test(
         text=job.body,
         is_yaml=bool(params.get("is_yaml", True)),
         model_path=params.get("model"),
@@ -59,17 +62,17 @@ def _test_stories(job: Job) -> Outcome:
     assistant = current_assistant()
     if assistant is None:
         raise no_model_loaded()
-    report = modelops.stories_test(
+    report = services.stories_test(
         text=job.body, e2e=bool(job.params.get("e2e", False)), assistant=assistant
     )
     return report, ""
 
 
-_WORK: dict[str, Callable[[Job], Outcome]] = {
-    Job.Kind.TRAIN: _train,
-    Job.Kind.TEST_INTENTS: _test_intents,
-    Job.Kind.TEST_STORIES: _test_stories,
-}
+def register_job_kinds() -> None:
+    """Called from ``ServingConfig.ready()``; work raises ServiceError for the client's mistakes."""
+    job_kind_register(JobKind(TRAIN, _train, failure_reason="TrainingError"))
+    job_kind_register(JobKind(TEST_INTENTS, _test_intents, failure_reason="TestingError"))
+    job_kind_register(JobKind(TEST_STORIES, _test_stories, failure_reason="TestingError"))
 
 
 def progress_reporter(job: Job) -> Callable[[str, float], None]:

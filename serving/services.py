@@ -1,6 +1,6 @@
-"""Model services: load, unload, train, evaluate, predict on posted events.
+"""Model services: load, unload, train, evaluate, list archives, predict on posted events.
 
-Engine errors a user causes become 4xx ``ApiError``s here, so views stay thin.
+Engine errors a user causes become 4xx ``ServiceError``s here, so views stay thin.
 """
 
 from __future__ import annotations
@@ -8,15 +8,27 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from convapi.assistant import Assistant, assistant_from_model, assistant_set
-from convapi.errors import ApiError, bad_request, no_model_loaded
+from engine.archive import read_archive_metadata
 from engine.config import config_from_dict, read_yaml
-from engine.errors import BotError, EngineError, InvalidDomainError, ModelLoadError
+from engine.errors import (
+    BotError,
+    EngineError,
+    InvalidDomainError,
+    ModelLoadError,
+    bad_request,
+    conflict,
+    invalid_domain,
+    loading_failed,
+    model_not_loadable,
+    testing_failed,
+    training_failed,
+)
 from engine.events import Event
 from engine.model import Model, load_model
 from engine.nlu_evaluation import cross_validate_nlu, evaluate_nlu
@@ -26,14 +38,10 @@ from engine.tracker import EventVerbosity, Tracker
 from engine.training import train
 from engine.training_data.nlu import nlu_data_from_dict, nlu_data_from_rasa_json
 from engine.training_data.stories import story_data_from_yaml
-from jobs.served import served_model_choose
+from serving.holder import Assistant, assistant_from_model, assistant_set
+from serving.served import served_model_choose
 
-
-def active_training_jobs() -> int:
-    """Trainings running anywhere (every worker), counted from their Job rows."""
-    from jobs.selectors import job_running_trainings
-
-    return job_running_trainings()
+ARCHIVE_SUFFIX = ".tar.gz"
 
 
 def model_directory() -> Path:
@@ -45,23 +53,18 @@ def model_directory() -> Path:
 def model_load_file(path: str) -> Assistant:
     """Load an archive and make it the served model (``PUT /model``)."""
     if not Path(path).is_file():
-        raise ApiError(
-            400,
-            "BadRequest",
-            f"Agent with name '{path}' could not be loaded.",
-            {"parameter": "model", "in": "query"},
-        )
+        raise model_not_loadable(path)
     try:
         assistant = assistant_from_model(load_model(path))
     except ModelLoadError as exc:
-        raise ApiError(400, "LoadingError", f"An unexpected error occurred. Error: {exc}") from None
-    # Recorded so that every other process switches to it too (convapi/assistant.py).
-    assistant_set(assistant, version=served_model_choose(path=str(Path(path).resolve())))
+        raise loading_failed(exc) from None
+    # Recorded so that every other process switches to it too (serving/holder.py).
+    assistant_set(assistant, choice=served_model_choose(path=str(Path(path).resolve())))
     return assistant
 
 
 def model_unload() -> None:
-    assistant_set(None, version=served_model_choose(path=""))
+    assistant_set(None, choice=served_model_choose(path=""))
 
 
 def model_train(
@@ -79,15 +82,10 @@ def model_train(
     try:
         project = project_from_yaml_document(document)
     except InvalidDomainError as exc:
-        raise ApiError(
-            400, "InvalidDomainError", f"The provided domain is invalid: {exc}"
-        ) from None
+        raise invalid_domain(exc) from None
     except BotError as exc:
-        raise ApiError(
-            400,
-            "BadRequest",
-            f"The request body does not contain valid YAML training data: {exc}",
-            {"parameter": "", "in": "body"},
+        raise bad_request(
+            f"The request body does not contain valid YAML training data: {exc}", parameter=""
         ) from None
     output = output_dir or Path(tempfile.mkdtemp(prefix="convapi-"))
     output.mkdir(parents=True, exist_ok=True)
@@ -96,7 +94,7 @@ def model_train(
             project, output_dir=output, force=force, augmentation=augmentation, progress=progress
         )
     except EngineError as exc:
-        raise ApiError(400, "TrainingError", f"Training failed: {exc}") from None
+        raise training_failed(f"Training failed: {exc}") from None
     return result.path
 
 
@@ -104,7 +102,7 @@ def _yaml_document(text: str) -> dict[str, Any]:
     try:
         document = read_yaml(text, source="request body")
     except BotError as exc:
-        raise ApiError(400, "BadRequest", str(exc), {"parameter": "", "in": "body"}) from None
+        raise bad_request(str(exc), parameter="") from None
     if not isinstance(document, dict):
         raise bad_request("The request body must be a YAML mapping.", parameter="")
     return document
@@ -115,9 +113,9 @@ def _evaluation_model(model_path: str | None, assistant: Assistant | None) -> Mo
         try:
             return load_model(model_path)
         except ModelLoadError as exc:
-            raise ApiError(400, "TestingError", f"Could not load the model: {exc}") from None
+            raise testing_failed(f"Could not load the model: {exc}") from None
     if assistant is None or assistant.model is None:
-        raise ApiError(409, "Conflict", "Loaded model file not found.")
+        raise conflict("Loaded model file not found.")
     return assistant.model
 
 
@@ -136,17 +134,17 @@ def nlu_test(
             data = nlu_data_from_dict(document, source="request body")
         else:
             if folds:
-                raise ApiError(400, "TestingError", "Cross-validation needs a YAML body.")
+                raise testing_failed("Cross-validation needs a YAML body.")
             data = nlu_data_from_rasa_json(_json_document(text))
         if folds:
             config = config_from_dict({k: v for k, v in document.items() if k in _CONFIG_KEYS})
             return cross_validate_nlu(config.pipeline, data, folds, language=config.language)
         model = _evaluation_model(model_path, assistant)
         if model.nlu is None:
-            raise ApiError(400, "TestingError", "The model has no NLU pipeline to evaluate.")
+            raise testing_failed("The model has no NLU pipeline to evaluate.")
         return evaluate_nlu(model.nlu, data)
     except (BotError, ValueError) as exc:
-        raise ApiError(400, "TestingError", f"Could not evaluate the NLU data: {exc}") from None
+        raise testing_failed(f"Could not evaluate the NLU data: {exc}") from None
 
 
 _CONFIG_KEYS = ("recipe", "language", "pipeline", "policies", "assistant_id")
@@ -163,14 +161,14 @@ def stories_test(*, text: str, e2e: bool, assistant: Assistant) -> dict[str, Any
     """``POST /model/test/stories`` against the served model."""
     model = assistant.model
     if model is None or model.policies is None:
-        raise ApiError(400, "TestingError", "The loaded model has no dialogue policies.")
+        raise testing_failed("The loaded model has no dialogue policies.")
     try:
         stories = story_data_from_yaml(text, source="test_data.yml")
         return evaluate_stories(
             stories, ensemble=model.policies, domain=model.domain, parse=model.parse, e2e=e2e
         )
     except BotError as exc:
-        raise ApiError(400, "TestingError", f"Could not read the test stories: {exc}") from None
+        raise testing_failed(f"Could not read the test stories: {exc}") from None
 
 
 def predict_on_events(
@@ -194,7 +192,25 @@ def predict_on_events(
     }
 
 
-def require_model(assistant: Assistant) -> Model:
-    if assistant.model is None:
-        raise no_model_loaded()
-    return assistant.model
+def models_list(*, directory: Path, loaded_file: str | None) -> list[dict[str, Any]]:
+    """The archives in the model directory, newest first, with the one being served."""
+    if not directory.is_dir():
+        return []
+    archives = [p for p in directory.iterdir() if p.name.endswith(ARCHIVE_SUFFIX) and p.is_file()]
+    archives.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    return [_model_entry(path, loaded_file) for path in archives]
+
+
+def _model_entry(path: Path, loaded_file: str | None) -> dict[str, Any]:
+    stat = path.stat()
+    try:
+        model_id = read_archive_metadata(path).get("model_id")
+    except ModelLoadError:
+        model_id = None  # listed anyway: the admin should see a broken archive
+    return {
+        "name": path.name,
+        "model_id": model_id,
+        "created": datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(),
+        "size": stat.st_size,
+        "loaded": path.name == loaded_file,
+    }

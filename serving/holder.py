@@ -5,8 +5,11 @@ model swap never mixes two models in one request. Each process loads the model n
 by ``CONVAPI_MODEL`` lazily, on first use, so every gunicorn worker serves it.
 
 ``PUT /model`` and ``DELETE /model`` record the choice in the database (a ``ServedModel``
-row whose version grows with each change); every process compares that version with the
-one it loaded, at most every ``CONVAPI_MODEL_CHECK_SECONDS``, and follows when it moved.
+row with a new choice token each time); every process compares that token with the one
+it loaded, at most every ``CONVAPI_MODEL_CHECK_SECONDS``, and follows when it changed.
+
+The processor that runs turns on a model (its response renderer and action-server
+client) is built here too, once per model and endpoints file.
 """
 
 from __future__ import annotations
@@ -16,18 +19,21 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
 
-from convapi.errors import no_model_loaded
 from engine.domain import Domain
-from engine.errors import EngineError
+from engine.endpoints import Endpoints, read_endpoints
+from engine.errors import EngineError, no_model_loaded
 from engine.model import Model, load_model
+from engine.processor import MessageProcessor
+from engine.tracker import TrackerContext
 from engine.training import newest_archive
-from trackers.services import TrackerContext
+from serving.served import served_model_get
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +60,8 @@ class Assistant:
 _lock = threading.Lock()
 _current: Assistant | None = None
 _configured = False
-# The ServedModel version this process serves, and when it last compared it.
-_version = 0
+# The ServedModel choice this process serves, and when it last compared it.
+_choice = ""
 _checked_at = float("-inf")
 
 
@@ -72,26 +78,24 @@ def current_assistant() -> Assistant | None:
 
 def _follow_served_model() -> None:
     """Load the model another process chose since we last looked (one indexed read)."""
-    global _checked_at, _version, _current
+    global _checked_at, _choice, _current
     now = time.monotonic()
     if now - _checked_at < settings.CONVAPI_MODEL_CHECK_SECONDS:
         return
     _checked_at = now
-    from jobs.served import served_model_get
-
     try:
         chosen = served_model_get()
     except (DatabaseError, RuntimeError):
         return  # no database (yet, or in a test that has none): keep what we serve
-    if chosen is None or chosen.version == _version:
+    if chosen is None or chosen.choice == _choice:
         return
     with _lock:
-        if chosen.version == _version:
+        if chosen.choice == _choice:
             return
         loaded = _assistant_from_path(chosen.path) if chosen.path else None
         if loaded is not None or not chosen.path:
             _current = loaded  # an archive this host cannot read leaves the old model served
-        _version = chosen.version
+        _choice = chosen.choice
 
 
 def require_assistant() -> Assistant:
@@ -102,14 +106,14 @@ def require_assistant() -> Assistant:
     return assistant
 
 
-def assistant_set(assistant: Assistant | None, *, version: int | None = None) -> None:
-    """Serve ``assistant`` here; ``version`` is the ServedModel version it corresponds to."""
-    global _current, _configured, _version
+def assistant_set(assistant: Assistant | None, *, choice: str | None = None) -> None:
+    """Serve ``assistant`` here; ``choice`` is the ServedModel choice it corresponds to."""
+    global _current, _configured, _choice
     with _lock:
         _current = assistant
         _configured = True
-        if version is not None:
-            _version = version
+        if choice is not None:
+            _choice = choice
     if gc.get_freeze_count():  # a warmed-up server process: the new model lives long too
         _freeze_long_lived_objects()
 
@@ -169,3 +173,34 @@ def _assistant_from_path(path: str | Path) -> Assistant | None:
     except EngineError as exc:
         logger.error("Could not load the model %s: %s", path, exc)
         return None
+
+
+@cache
+def _endpoints_from(path: str) -> Endpoints:
+    return read_endpoints(path or None)
+
+
+def configured_endpoints() -> Endpoints:
+    """``CONVAPI_ENDPOINTS``, read once per path (as ``rasa run --endpoints`` does)."""
+    return _endpoints_from(settings.CONVAPI_ENDPOINTS)
+
+
+_processors: dict[tuple[int, str], MessageProcessor] = {}
+
+
+def processor_for(model: Model) -> MessageProcessor:
+    """One processor per loaded model and endpoints (it holds the renderer and action client)."""
+    key = (id(model), settings.CONVAPI_ENDPOINTS)
+    processor = _processors.get(key)
+    if processor is None or processor.model is not model:
+        _processors.clear()
+        endpoint = configured_endpoints().action_endpoint
+        processor = _processors[key] = MessageProcessor(model, action_endpoint=endpoint)
+    return processor
+
+
+def require_model(assistant: Assistant) -> Model:
+    """The assistant's trained model, or Rasa's 409: a domain alone cannot parse or predict."""
+    if assistant.model is None:
+        raise no_model_loaded()
+    return assistant.model

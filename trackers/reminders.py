@@ -3,10 +3,11 @@
 A turn that produced ``reminder`` events calls ``reminders_schedule`` inside its
 transaction: each becomes a ``Reminder`` row and, on commit, a task with ``eta`` at its
 time. A beat task also fires overdue rows, so a lost message or a restarted worker
-delays a reminder but never drops it. When it fires, the reminder counts only if the
-stored conversation still has it (not cancelled, no restart or new session since) and,
-with ``kill_on_user_msg``, the user has not spoken after it was set; then its intent
-goes through the external-intent path (``convapi.turns.conversation_trigger_intent``).
+delays a reminder but never drops it. It fires through a locked turn
+(``trackers.turns.conversation_reminder``): the engine's one rule decides, on the log as
+it stands under the conversation's lock, whether it still counts (not cancelled, no
+restart or new session since, and with ``kill_on_user_msg`` no user message since), and
+only then triggers its intent.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from engine.events import Event, ReminderCancelled, ReminderScheduled, Restarted, UserUttered
+from engine.errors import EngineError, ServiceError
+from engine.events import Event, ReminderCancelled, ReminderScheduled, Restarted
 from engine.reminders import cancels
-from engine.tracker import applied_events
-from jobs.models import Reminder
+from serving.holder import current_assistant
 from trackers import store
+from trackers.models import Reminder
 
 logger = logging.getLogger(__name__)
 
@@ -105,47 +107,25 @@ def reminders_overdue() -> int:
 
 
 def _fire(row: Reminder) -> tuple[str, str]:
-    reason = _outdated_reason(row)
-    if reason:
-        return Reminder.Status.OUTDATED, reason
-    from convapi.assistant import current_assistant
-    from convapi.turns import conversation_trigger_intent
+    from trackers.turns import conversation_reminder  # turns schedule reminders: one cycle
 
+    if store.conversation_get(sender_id=row.sender_id) is None:
+        return Reminder.Status.OUTDATED, "the conversation no longer exists"
     assistant = current_assistant()
     if assistant is None or assistant.model is None:
         return Reminder.Status.FAILED, "no model loaded"
     try:
-        conversation_trigger_intent(
-            sender_id=row.sender_id,
-            intent=row.intent,
-            entities=row.entities or [],
-            assistant=assistant,
+        turn = conversation_reminder(
+            sender_id=row.sender_id, reminder=_as_event(row), assistant=assistant
         )
+    except (ServiceError, EngineError) as exc:
+        return Reminder.Status.FAILED, str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the row
         logger.exception("Reminder %s failed", row.pk)
         return Reminder.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    if turn.result.skipped:
+        return Reminder.Status.OUTDATED, turn.result.skipped
     return Reminder.Status.FIRED, f"triggered intent '{row.intent}'"
-
-
-def _outdated_reason(row: Reminder) -> str:
-    """Why the stored conversation says this reminder no longer counts ("" if it does)."""
-    conversation = store.conversation_get(sender_id=row.sender_id)
-    if conversation is None:
-        return "the conversation no longer exists"
-    events = store.events_load(conversation, since_seq=conversation.latest_reset_seq)
-    if not any(_is_this(event, row) for event in applied_events(events)):
-        return "cancelled by a restart or a new session"
-    if row.kill_on_user_msg:
-        for event in reversed(events):
-            if _is_this(event, row):
-                break
-            if isinstance(event, UserUttered) and event.text:
-                return "the user spoke after it was set"
-    return ""
-
-
-def _is_this(event: Event, row: Reminder) -> bool:
-    return isinstance(event, ReminderScheduled) and event.name == row.name
 
 
 def _pending(sender_id: str):
@@ -153,7 +133,13 @@ def _pending(sender_id: str):
 
 
 def _as_event(row: Reminder) -> ReminderScheduled:
-    return ReminderScheduled(row.intent, row.trigger_at, row.entities, row.name)
+    return ReminderScheduled(
+        row.intent,
+        row.trigger_at,
+        row.entities,
+        row.name,
+        kill_on_user_message=row.kill_on_user_msg,
+    )
 
 
 def _enqueue(row: Reminder) -> None:
@@ -166,7 +152,7 @@ _waiting_timers: set[threading.Timer] = set()
 
 
 def _send(reminder_id: int, eta: datetime) -> None:
-    from jobs.tasks import fire_reminder
+    from trackers.tasks import fire_reminder
 
     delay = (eta - timezone.now()).total_seconds()
     if settings.CELERY_TASK_ALWAYS_EAGER and delay > 0:

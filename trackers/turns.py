@@ -1,9 +1,11 @@
 """Conversation turns: lock the conversation, run the engine's processor, persist.
 
-Each function here is one service a view (or a task) calls. The processor applies its
-events to the tracker restored from the snapshot; the store appends exactly those events
-in the same transaction, under the conversation's row lock (API.md 4.19), so turns on
-one conversation never interleave, whatever the number of web workers.
+Each function here is one service a view, a channel or a task calls. The processor
+applies its events to the tracker restored from the snapshot; the store appends exactly
+those events in the same transaction, under the conversation's row lock (API.md 4.19),
+so turns on one conversation never interleave, whatever the number of web workers. A
+reminder fires through the same locked turn, so whether it still counts is decided on
+the log as it is under the lock.
 """
 
 from __future__ import annotations
@@ -12,23 +14,25 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
-from convapi.assistant import Assistant
-from convapi.errors import ApiError, conversation_not_found, no_model_loaded
-from engine.endpoints import Endpoints, read_endpoints
-from engine.errors import EngineError
-from engine.model import Model
+from engine.errors import (
+    EngineError,
+    ServiceError,
+    conflict,
+    conversation_not_found,
+    not_found,
+)
+from engine.events import ReminderScheduled
 from engine.output import with_recipient
 from engine.processor import MessageProcessor, TurnResult, UnknownActionError, UnknownIntentError
 from engine.story_writer import write_test_stories
 from engine.tracker import EventVerbosity, Tracker
-from jobs.reminders import reminders_schedule
+from serving.holder import Assistant, processor_for, require_model
 from trackers import store
+from trackers.reminders import reminders_schedule
 from trackers.services import state_events
 
 logger = logging.getLogger(__name__)
@@ -46,36 +50,6 @@ class Turn:
     messages: list[dict]
 
 
-@cache
-def _endpoints_from(path: str) -> Endpoints:
-    return read_endpoints(path or None)
-
-
-def configured_endpoints() -> Endpoints:
-    """``CONVAPI_ENDPOINTS``, read once per path (as ``rasa run --endpoints`` does)."""
-    return _endpoints_from(settings.CONVAPI_ENDPOINTS)
-
-
-_processors: dict[tuple[int, str], MessageProcessor] = {}
-
-
-def processor_for(model: Model) -> MessageProcessor:
-    """One processor per loaded model and endpoints (it holds the renderer and action client)."""
-    key = (id(model), settings.CONVAPI_ENDPOINTS)
-    processor = _processors.get(key)
-    if processor is None or processor.model is not model:
-        _processors.clear()
-        endpoint = configured_endpoints().action_endpoint
-        processor = _processors[key] = MessageProcessor(model, action_endpoint=endpoint)
-    return processor
-
-
-def _model(assistant: Assistant) -> Model:
-    if assistant.model is None:
-        raise no_model_loaded()
-    return assistant.model
-
-
 def run_turn(
     *,
     sender_id: str,
@@ -86,7 +60,7 @@ def run_turn(
     state_before_step: bool = False,
 ) -> Turn:
     """Run ``step`` on the conversation's tracker under its lock and store its events."""
-    processor = processor_for(_model(assistant))
+    processor = processor_for(require_model(assistant))
     context = assistant.tracker_context()
     with transaction.atomic():
         if must_exist and store.conversation_get(sender_id=sender_id) is None:
@@ -130,7 +104,7 @@ def conversation_message(
     # Understanding a message needs no tracker: it is parsed before the conversation is
     # locked, so turns queued on one busy conversation wait only for each other's dialogue.
     message_id = message_id or uuid.uuid4().hex
-    parse_data = _model(assistant).parse(text, message_id)
+    parse_data = require_model(assistant).parse(text, message_id)
 
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.handle_message(
@@ -172,7 +146,7 @@ def conversation_trigger_intent(
 ) -> Turn:
     """An external intent (``/trigger_intent`` and reminders), then the prediction loop."""
     if intent not in assistant.domain.intents:
-        raise ApiError(404, "NotFound", f"The intent '{intent}' does not exist in the domain.")
+        raise not_found(f"The intent '{intent}' does not exist in the domain.")
 
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.trigger_intent(
@@ -182,7 +156,7 @@ def conversation_trigger_intent(
     try:
         return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=verbosity)
     except UnknownIntentError as exc:
-        raise ApiError(404, "NotFound", str(exc)) from None
+        raise not_found(str(exc)) from None
 
 
 def conversation_execute(
@@ -196,7 +170,7 @@ def conversation_execute(
 ) -> Turn:
     """``POST /execute``: one action, nothing predicted after it."""
     if action_name not in assistant.domain.action_names_or_texts:
-        raise ApiError(404, "NotFound", f"The action '{action_name}' does not exist in the domain.")
+        raise not_found(f"The action '{action_name}' does not exist in the domain.")
 
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.execute_action(
@@ -217,13 +191,13 @@ def conversation_execute(
             state_before_step=True,
         )
     except UnknownActionError as exc:
-        raise ApiError(404, "NotFound", str(exc)) from None
+        raise not_found(str(exc)) from None
 
 
 def conversation_predict(*, sender_id: str, assistant: Assistant) -> dict[str, Any]:
     """``POST /predict``: scores for every action, best first; the session may be refreshed."""
-    if not _model(assistant).has_core:
-        raise ApiError(409, "Conflict", "The loaded model has no dialogue policies to predict.")
+    if not require_model(assistant).has_core:
+        raise conflict("The loaded model has no dialogue policies to predict.")
 
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.predict_next(tracker, sender_id=sender_id)
@@ -231,7 +205,7 @@ def conversation_predict(*, sender_id: str, assistant: Assistant) -> dict[str, A
     turn = run_turn(sender_id=sender_id, assistant=assistant, step=step, must_exist=True)
     prediction = turn.result.prediction
     if prediction is None:
-        raise ApiError(409, "Conflict", "The policies made no prediction.")
+        raise conflict("The policies made no prediction.")
     actions = assistant.domain.action_names_or_texts
     scores = [
         {"action": name, "score": score}
@@ -267,7 +241,23 @@ def webhook_message(
             metadata=metadata,
             input_channel=input_channel,
         )
-    except (EngineError, ApiError):
+    except (EngineError, ServiceError):
         logger.exception("The turn of conversation '%s' failed", sender_id)
         return []
     return turn.messages
+
+
+def conversation_reminder(
+    *, sender_id: str, reminder: ReminderScheduled, assistant: Assistant
+) -> Turn:
+    """A due reminder, judged and (if it still counts) triggered under the conversation's lock.
+
+    ``turn.result.skipped`` says why a reminder that no longer counts did nothing.
+    """
+
+    def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
+        return processor.handle_reminder(tracker, reminder, sender_id=sender_id)
+
+    return run_turn(
+        sender_id=sender_id, assistant=assistant, step=step, verbosity=None, must_exist=True
+    )

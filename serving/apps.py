@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ServingConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "serving"
+    verbose_name = "Serving"
+
+    def ready(self) -> None:
+        from serving.work import register_job_kinds
+
+        register_job_kinds()
