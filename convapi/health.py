@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, connection
 
@@ -25,8 +26,7 @@ def broker_state() -> str:
     """``eager`` when no broker is configured (tasks run in-process)."""
     if not settings.CELERY_BROKER_URL:
         return "eager"
-    from config.celery import app
-
+    app = current_app  # the project's app (config.celery), made current when it loaded
     try:
         with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)

@@ -1,9 +1,11 @@
-"""Reading query parameters and JSON bodies the way Rasa reads them (API.md conventions)."""
+"""Reading request bodies the way Rasa reads them (API.md conventions): JSON whatever the
+Content-Type says, events checked against the events schema, raw training text.
+
+Query parameters and the fields of JSON bodies are declared in ``convapi.serializers``."""
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from rest_framework.request import Request
@@ -11,49 +13,6 @@ from rest_framework.request import Request
 from engine.errors import EventsValidationError, bad_request, events_invalid
 from engine.events import Event, events_from_dicts
 from engine.schema import validate_events
-from engine.tracker import EventVerbosity
-
-
-def bool_param(request: Request, name: str, default: bool) -> bool:
-    """True only for the exact (case-insensitive) string ``true``, as in Rasa."""
-    value = request.query_params.get(name)
-    return default if value is None else value.lower() == "true"
-
-
-def float_param(request: Request, name: str) -> float | None:
-    """A finite float, or None when missing or unreadable (Rasa falls back to the default)."""
-    try:
-        value = float(request.query_params[name])
-    except (KeyError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def int_param(request: Request, name: str, default: int) -> int:
-    try:
-        return int(request.query_params[name])
-    except (KeyError, ValueError):
-        return default
-
-
-def verbosity_param(request: Request) -> EventVerbosity:
-    """``include_events``, with the Rasa Core 0.x ``ignore_restarts`` / ``events`` fallbacks."""
-    name = request.query_params.get("include_events")
-    if name is None:
-        if bool_param(request, "ignore_restarts", False):
-            return EventVerbosity.ALL
-        if request.query_params.get("events", "").lower() == "false":
-            return EventVerbosity.NONE
-        return EventVerbosity.AFTER_RESTART
-    try:
-        return EventVerbosity.from_name(name)
-    except ValueError:
-        choices = ", ".join(v.name for v in EventVerbosity)
-        raise bad_request(
-            f"Invalid parameter value for 'include_events'. Should be one of {choices}.",
-            parameter="include_events",
-            location="query",
-        ) from None
 
 
 def _reject_constant(name: str) -> Any:
@@ -108,18 +67,6 @@ def events_body(request: Request) -> list[Event]:
     if not events:
         raise bad_request("Couldn't extract a proper event from the request body.", parameter="")
     return events
-
-
-def checked_parse_data(text: str, parse_data: dict | None) -> None:
-    """A posted message is stored as a ``user`` event, so it must pass the events schema too
-    (an intent name that is not a string would be stored and break every later read)."""
-    event: dict[str, Any] = {"event": "user", "text": text}
-    if parse_data is not None:
-        event["parse_data"] = parse_data
-    try:
-        validate_events(event)
-    except EventsValidationError as exc:
-        raise bad_request(f"'parse_data' is not valid. {exc}", parameter="parse_data") from None
 
 
 def text_body(request: Request, *, limit: int) -> str:

@@ -6,17 +6,18 @@ import json
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from convapi.params import bool_param, json_body
-from convapi.views.base import PublicView, checked_conversation_id
-from engine.errors import bad_request
+from convapi import schema
+from convapi.converters import conversation_id_error
+from convapi.params import json_body
+from convapi.serializers import StreamQuerySerializer, WebhookSerializer, validated
+from convapi.views.base import PublicView
 from serving.holder import current_assistant
 from trackers import turns
-
-REST_CHANNEL = "rest"
-DEFAULT_SENDER = "default"
 
 
 class RestHealthView(PublicView):
@@ -27,33 +28,31 @@ class RestHealthView(PublicView):
 class RestWebhookView(PublicView):
     """``POST /webhooks/rest/webhook``: one user message in, the bot's messages out."""
 
+    @extend_schema(
+        request=schema.json(WebhookSerializer),
+        parameters=[StreamQuerySerializer],
+        responses={
+            200: {"type": "array", "items": {"type": "object"}},
+            (200, "text/event-stream"): OpenApiTypes.STR,
+            **schema.error_responses(400),
+        },
+    )
     def post(self, request: Request):
-        body = json_body(request)
-        if not isinstance(body, dict):
-            raise bad_request("The body must be a JSON object with 'sender' and 'message'.")
-        message = body.get("message")
-        if not isinstance(message, str):
-            raise bad_request("'message' must be a string.", parameter="message")
-        sender = body.get("sender", DEFAULT_SENDER)
-        if not isinstance(sender, str) or not sender:
-            raise bad_request("'sender' must be a non-empty string.", parameter="sender")
-        metadata = body.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise bad_request("'metadata' must be an object.", parameter="metadata")
-        channel = body.get("input_channel") or REST_CHANNEL
-        if not isinstance(channel, str):
-            raise bad_request("'input_channel' must be a string.", parameter="input_channel")
+        body = validated(WebhookSerializer, json_body(request))
         assistant = current_assistant()
         messages = []
         if assistant is not None and assistant.model is not None:
+            error = conversation_id_error(body["sender"])
+            if error is not None:
+                raise error
             messages = turns.webhook_message(
-                sender_id=checked_conversation_id(sender),
-                text=message,
-                metadata=metadata,
-                input_channel=channel,
+                sender_id=body["sender"],
+                text=body["message"],
+                metadata=body["metadata"],
+                input_channel=body["input_channel"],
                 assistant=assistant,
             )
-        if bool_param(request, "stream", False):
+        if validated(StreamQuerySerializer, request.query_params, location="query")["stream"]:
             return StreamingHttpResponse(_lines(messages), content_type="text/event-stream")
         return Response(messages)
 

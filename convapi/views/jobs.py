@@ -8,17 +8,18 @@ the job (the worker does the work) and answers as Rasa would.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from convapi.params import bool_param
+from convapi.schema import error_responses
 from convapi.views.base import GuardedView
 from engine.errors import ServiceError, error_from_body, not_found
 from jobs.models import Job
@@ -29,19 +30,20 @@ from serving.services import model_directory, models_list
 
 
 def job_response(
-    request: Request,
+    query: Mapping[str, Any],
     *,
     kind: str,
     params: dict[str, Any],
     body: str,
     render: Callable[[Job], HttpResponse],
 ) -> HttpResponse:
-    """Submit the work as a job and answer in the mode the client asked for."""
-    callback_url = request.query_params.get("callback_url", "").strip()
+    """Submit the work as a job and answer in the mode the client asked for (``query`` is
+    validated by a ``JobQuerySerializer``: ``callback_url`` and ``async``)."""
+    callback_url = query["callback_url"].strip()
     job = job_submit(kind=kind, params=params, body=body, callback_url=callback_url)
     if callback_url:
         return HttpResponse(status=204)
-    if bool_param(request, "async", False):
+    if query["async"]:
         return _accepted(job)
     job = job_wait(job=job, timeout=settings.CONVAPI_JOB_WAIT_SECONDS)
     if job.status == Job.Status.SUCCEEDED:
@@ -83,6 +85,7 @@ class JobListView(GuardedView):
 class JobDetailView(GuardedView):
     """``GET /jobs/{id}``: status, progress, timings, result or error, callback attempts."""
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **error_responses(401, 403, 404)})
     def get(self, request: Request, job_id: str) -> Response:
         job = job_get(job_id=job_id)
         if job is None:

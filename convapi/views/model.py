@@ -6,16 +6,23 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from convapi.params import (
-    bool_param,
-    events_body,
-    int_param,
-    json_body,
-    text_body,
-    verbosity_param,
+from convapi import schema
+from convapi.params import events_body, json_body, text_body
+from convapi.serializers import (
+    LegacyParseSerializer,
+    ModelLoadSerializer,
+    ParseQuerySerializer,
+    ParseSerializer,
+    TestIntentsQuerySerializer,
+    TestStoriesQuerySerializer,
+    TrainQuerySerializer,
+    VerbosityQuerySerializer,
+    validated,
 )
 from convapi.views.base import GuardedView
 from convapi.views.jobs import job_response
@@ -28,66 +35,57 @@ from serving.holder import require_assistant, require_model
 from serving.model_server import model_server_pull
 
 YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml")
+# Training data and test stories are posted as YAML (or Markdown / JSON NLU data).
+TEXT_BODY = {media_type: OpenApiTypes.STR for media_type in ("application/x-yaml", "text/plain")}
 
 
 def is_yaml(request: Request) -> bool:
     return request.content_type.split(";")[0].strip().lower() in YAML_TYPES
 
 
-def parse_text(request: Request, *, keys: tuple[str, ...], location: str = "body") -> str:
-    """The message to parse from the body (or, for the 0.x routes, the query)."""
-    if location == "query":
-        text = next((request.query_params[k] for k in keys if k in request.query_params), None)
-    else:
-        body = json_body(request)
-        text = next((body[k] for k in keys if k in body), None) if isinstance(body, dict) else None
-    if not isinstance(text, str):
-        raise bad_request(
-            "No text message defined in request_body. Add text message to request body "
-            "in order to obtain the intent and extracted entities.",
-            parameter=keys[0],
-            location=location,
-        )
-    return text
-
-
 class ParseView(GuardedView):
     """``POST /model/parse``."""
 
+    @extend_schema(
+        request=schema.json(ParseSerializer),
+        parameters=[ParseQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT, **schema.error_responses(400, 401, 403, 409)},
+    )
     def post(self, request: Request) -> Response:
         assistant = require_assistant()
-        body = json_body(request)
-        text = parse_text(request, keys=("text",))
-        message_id = body.get("message_id") if isinstance(body, dict) else None
-        mode = request.query_params.get("emulation_mode")
+        body = validated(ParseSerializer, json_body(request))
+        mode = validated(ParseQuerySerializer, request.query_params, location="query").get(
+            "emulation_mode"
+        )
         emulate = EMULATORS.get(mode.lower()) if mode else None
-        if mode and emulate is None:
-            raise bad_request(
-                f"Invalid parameter value for 'emulation_mode'. "
-                f"Should be one of {', '.join(EMULATORS)}.",
-                parameter="emulation_mode",
-                location="query",
-            )
-        result = require_model(assistant).parse(text, message_id=message_id)
+        result = require_model(assistant).parse(body["text"], message_id=body["message_id"])
         return Response(emulate(result) if emulate else result)
+
+
+LEGACY_PARSE_ERRORS = {200: OpenApiTypes.OBJECT, **schema.error_responses(400, 401, 403, 409)}
 
 
 class LegacyParseView(GuardedView):
     """Rasa NLU 0.x ``GET|POST /parse`` with ``q`` or ``query``."""
 
+    @extend_schema(parameters=[LegacyParseSerializer], responses=LEGACY_PARSE_ERRORS)
     def get(self, request: Request) -> Response:
-        return self._parse(request, parse_text(request, keys=("q", "query"), location="query"))
+        query = validated(LegacyParseSerializer, request.query_params, location="query")
+        return self._parse(query["text"])
 
+    @extend_schema(
+        request=schema.json(LegacyParseSerializer),
+        parameters=[LegacyParseSerializer],
+        responses=LEGACY_PARSE_ERRORS,
+    )
     def post(self, request: Request) -> Response:
         require_assistant()
         body = json_body(request)
-        if isinstance(body, dict) and not ({"q", "query"} & set(body)):
-            body = None
-        if body is None:
-            return self.get(request)
-        return self._parse(request, parse_text(request, keys=("q", "query")))
+        if body is None or (isinstance(body, dict) and not ({"q", "query"} & set(body))):
+            return self.get(request)  # the message is in the query, as for GET
+        return self._parse(validated(LegacyParseSerializer, body)["text"])
 
-    def _parse(self, request: Request, text: str) -> Response:
+    def _parse(self, text: str) -> Response:
         assistant = require_assistant()
         result = require_model(assistant).parse(text)
         return Response({**result, "project": "default", "model": assistant.file_name})
@@ -96,12 +94,19 @@ class LegacyParseView(GuardedView):
 class ModelPredictView(GuardedView):
     """``POST /model/predict``: prediction on posted events, nothing stored."""
 
+    @extend_schema(
+        request=schema.json(schema.EVENTS),
+        parameters=[VerbosityQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT, **schema.error_responses(400, 401, 403, 409)},
+    )
     def post(self, request: Request) -> Response:
         assistant = require_assistant()
         events = events_body(request)
-        verbosity = verbosity_param(request)
+        query = validated(VerbosityQuerySerializer, request.query_params, location="query")
         return Response(
-            modelops.predict_on_events(events=events, verbosity=verbosity, assistant=assistant)
+            modelops.predict_on_events(
+                events=events, verbosity=query["verbosity"], assistant=assistant
+            )
         )
 
 
@@ -125,18 +130,16 @@ class DomainView(GuardedView):
 class ModelView(GuardedView):
     """``PUT /model`` loads an archive; ``DELETE /model`` unloads it."""
 
+    @extend_schema(
+        request=schema.json(ModelLoadSerializer),
+        responses={204: None, **schema.error_responses(400, 401, 403)},
+    )
     def put(self, request: Request) -> HttpResponse:
-        body = json_body(request)
-        if not isinstance(body, dict) or not body:
-            raise bad_request("The request body is empty or not a JSON object.", parameter="")
+        body = validated(ModelLoadSerializer, json_body(request))
         if "model_server" in body:
             model_server_pull(body["model_server"])
-        elif body.get("remote_storage"):
-            raise bad_request("Remote model storage is not supported.", parameter="remote_storage")
-        elif isinstance(body.get("model_file"), str):
-            modelops.model_load_file(body["model_file"])
         else:
-            raise bad_request("Give 'model_file' or 'model_server'.", parameter="model_file")
+            modelops.model_load_file(body["model_file"])
         return HttpResponse(status=204)
 
     def delete(self, request: Request) -> HttpResponse:
@@ -144,9 +147,25 @@ class ModelView(GuardedView):
         return HttpResponse(status=204)
 
 
+JOB_ANSWERS = {
+    200: OpenApiTypes.OBJECT,
+    202: OpenApiTypes.OBJECT,
+    204: None,
+    **schema.error_responses(400, 401, 403),
+}
+
+
 class TrainView(GuardedView):
     """``POST /model/train``: the single YAML document in, the archive out (not loaded)."""
 
+    @extend_schema(
+        request=TEXT_BODY,
+        parameters=[TrainQuerySerializer],
+        responses={
+            (200, "application/x-tar"): OpenApiTypes.BINARY,
+            **{status: answer for status, answer in JOB_ANSWERS.items() if status != 200},
+        },
+    )
     def post(self, request: Request) -> HttpResponse:
         if request.content_type.startswith("application/json"):
             raise bad_request(
@@ -157,16 +176,17 @@ class TrainView(GuardedView):
         document = text_body(request, limit=settings.CONVAPI_MAX_TRAINING_BYTES)
         if not document.strip():
             raise bad_request("The request body is empty.", parameter="")
-        save = bool_param(request, "save_to_default_model_directory", True)
+        query = validated(TrainQuerySerializer, request.query_params, location="query")
+        save = query["save_to_default_model_directory"]
         params = {
             "save_to_default_model_directory": save,
             "output_dir": str(modelops.model_directory().resolve()) if save else None,
-            "force_training": bool_param(request, "force_training", False),
-            "augmentation": int_param(request, "augmentation", 50),
-            "num_threads": int_param(request, "num_threads", 1),
+            "force_training": query["force_training"],
+            "augmentation": query["augmentation"],
+            "num_threads": query["num_threads"],
         }
         return job_response(
-            request, kind=work.TRAIN, params=params, body=document, render=archive_response
+            query, kind=work.TRAIN, params=params, body=document, render=archive_response
         )
 
 
@@ -186,29 +206,39 @@ def report_response(job: Job) -> HttpResponse:
 class TestStoriesView(GuardedView):
     """``POST /model/test/stories``."""
 
+    @extend_schema(
+        request=TEXT_BODY,
+        parameters=[TestStoriesQuerySerializer],
+        responses={**JOB_ANSWERS, **schema.error_responses(409)},
+    )
     def post(self, request: Request) -> HttpResponse:
         require_assistant()
         text = text_body(request, limit=settings.CONVAPI_MAX_TRAINING_BYTES)
         if not text.strip():
             raise bad_request("The request body is empty.", parameter="")
-        params = {"e2e": bool_param(request, "e2e", False)}
+        query = validated(TestStoriesQuerySerializer, request.query_params, location="query")
+        params = {"e2e": query["e2e"]}
         return job_response(
-            request, kind=work.TEST_STORIES, params=params, body=text, render=report_response
+            query, kind=work.TEST_STORIES, params=params, body=text, render=report_response
         )
 
 
 class TestIntentsView(GuardedView):
     """``POST /model/test/intents`` (no 409: cross-validation needs no model)."""
 
+    @extend_schema(
+        request=TEXT_BODY, parameters=[TestIntentsQuerySerializer], responses=JOB_ANSWERS
+    )
     def post(self, request: Request) -> HttpResponse:
         text = text_body(request, limit=settings.CONVAPI_MAX_TRAINING_BYTES)
         if not text.strip():
             raise bad_request("The request body is empty.", parameter="")
+        query = validated(TestIntentsQuerySerializer, request.query_params, location="query")
         params = {
             "is_yaml": is_yaml(request),
-            "model": request.query_params.get("model"),
-            "cross_validation_folds": int_param(request, "cross_validation_folds", 0),
+            "model": query["model"],
+            "cross_validation_folds": query["cross_validation_folds"],
         }
         return job_response(
-            request, kind=work.TEST_INTENTS, params=params, body=text, render=report_response
+            query, kind=work.TEST_INTENTS, params=params, body=text, render=report_response
         )

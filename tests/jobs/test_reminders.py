@@ -19,7 +19,7 @@ from serving.holder import assistant_from_model, assistant_set
 from tests.jobs.conftest import wait_for
 from trackers import store
 from trackers.models import Reminder
-from trackers.reminders import reminder_fire, reminders_schedule
+from trackers.reminders import reminder_fire, reminders_overdue, reminders_schedule
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("jobs_env")]
 
@@ -91,6 +91,18 @@ def test_it_does_not_fire_a_cancelled_reminder(client):
     reminder = fire_now(row)
     assert (reminder.status, reminder.outcome) == ("cancelled", "cancelled")
     assert events_of(client, "bob") == before
+
+
+def test_the_periodic_sweep_fires_a_reminder_whose_task_was_lost(client):
+    """What happens once Redis is back after a turn set a reminder while it was down."""
+    row = set_reminder(client, "ida")
+    Reminder.objects.filter(pk=row.pk).update(
+        trigger_at=datetime.now(tz=UTC) - timedelta(minutes=5)
+    )
+    assert reminders_overdue() == 1
+    reminder = settled("ping")
+    assert (reminder.status, reminder.outcome) == ("fired", "triggered intent 'greet'")
+    assert triggered_greet(events_of(client, "ida"))
 
 
 def test_it_cancels_reminders_on_restart(client):
