@@ -164,6 +164,7 @@ def test_the_matrix_covers_every_route():
     samples = {
         str(pattern): str(pattern)
         .replace("^conversations/(?P<conversation_id>.+)", "/conversations/{id}")
+        .replace("conversations/<conversation_id:conversation_id>", "/conversations/{id}")
         .replace("$", "")
         .replace("<str:job_id>", JOB_ID)
         for pattern in routes
