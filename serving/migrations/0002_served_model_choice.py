@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('serving', '0001_initial'),
+        ("serving", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='servedmodel',
-            name='choice',
+            model_name="servedmodel",
+            name="choice",
             field=models.CharField(blank=True, max_length=32),
         ),
     ]
