@@ -42,17 +42,18 @@ def json_body(request: Request) -> Any:
     return payload
 
 
-def _unstorable_text(text: str) -> bool:
+def unstorable_text(text: str) -> bool:
+    """Text no database column can hold: NUL (PostgreSQL) or half a surrogate pair."""
     return "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _has_unstorable(value: Any) -> bool:
     if isinstance(value, str):
-        return _unstorable_text(value)
+        return unstorable_text(value)
     if isinstance(value, list):
         return any(_has_unstorable(item) for item in value)
     if isinstance(value, dict):
-        return any(_unstorable_text(key) or _has_unstorable(item) for key, item in value.items())
+        return any(unstorable_text(key) or _has_unstorable(item) for key, item in value.items())
     return False
 
 

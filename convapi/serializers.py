@@ -19,6 +19,7 @@ from rest_framework import serializers
 from rest_framework.fields import empty
 from rest_framework.settings import api_settings
 
+from convapi.params import unstorable_text
 from engine.emulators import EMULATORS
 from engine.errors import EventsValidationError, bad_request
 from engine.schema import validate_events
@@ -299,6 +300,7 @@ class TriggerIntentSerializer(BodySerializer):
 
 
 MISSING_MESSAGE = "Missing the message parameter."
+UNSTORABLE_MESSAGE = "The message may not contain NUL or unpaired surrogates."
 
 
 class RespondSerializer(serializers.Serializer):
@@ -312,6 +314,8 @@ class RespondSerializer(serializers.Serializer):
         text = attrs.get("query", attrs.get("q"))
         if not isinstance(text, str):
             raise serializers.ValidationError({"query": MISSING_MESSAGE})
+        if unstorable_text(text):
+            raise serializers.ValidationError({"query": UNSTORABLE_MESSAGE})
         return {"text": text}
 
 

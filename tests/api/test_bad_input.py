@@ -264,3 +264,17 @@ def test_it_still_accepts_a_message_with_valid_parse_data(client):
     response = client.post_json("/conversations/good/messages", body)
     assert response.status_code == 200
     assert response.json()["latest_message"]["intent"]["name"] == "greet"
+
+
+@pytest.mark.parametrize("query", ["-\x00", "\x00"])
+def test_it_refuses_a_respond_query_no_database_can_store(client, query):
+    from urllib.parse import quote
+
+    from tests.api.checks import assert_rasa_error
+    from trackers.models import Conversation
+
+    url = f"/conversations/nul/respond?query={quote(query)}"
+    response = client.get(url)
+    assert_rasa_error(response, 400, "BadRequest")
+    assert response.json()["message"] == "The message may not contain NUL or unpaired surrogates."
+    assert not Conversation.objects.filter(sender_id="nul").exists()
