@@ -27,6 +27,8 @@ PEER = ROOT.parent / "shared" / "peers" / "rasa"
 BOTS = ROOT.parent / "shared" / "reference" / "bots"
 PG = "postgres://postgres@127.0.0.1:5432/convapi_compare"
 TOKEN = "rasa"
+# Conversation locks where a production deployment keeps them.
+LOCK_STORE = "redis://127.0.0.1:6379/0"
 
 
 def wait_up(url: str, seconds: float) -> None:
@@ -67,6 +69,7 @@ def start_convapi(work: Path, port: int) -> subprocess.Popen:
         "CONVAPI_MODEL": str(work / "models"),
         "CONVAPI_AUTH_TOKEN": TOKEN,
         "CONVAPI_LOG_LEVEL": "WARNING",
+        "CONVAPI_LOCK_STORE": LOCK_STORE,
     }
     env.pop("CELERY_BROKER_URL", None)
     subprocess.run(

@@ -1,8 +1,10 @@
 """Measure the default NLU pipeline on CLINC150: train on data/nlu.yml, score validation_nlu.yml.
 
-Run: ``.venv/bin/python bench/nlu_clinc150.py [BOT_DIR] [KEY=VALUE ...]``. Prints in-scope intent
-accuracy (with and without the FallbackClassifier), out-of-scope recall (``out_of_scope`` or
-``nlu_fallback`` counts as caught), training time and parse latency p50/p99.
+Run: ``.venv/bin/python bench/nlu_clinc150.py [BOT_DIR] [KEY=VALUE ...] [--embeddings]``. Prints
+in-scope intent accuracy (with and without the FallbackClassifier), out-of-scope recall
+(``out_of_scope`` or ``nlu_fallback`` counts as caught), training time and parse latency p50/p99.
+KEY=VALUE sets a DIETClassifier option; ``--embeddings`` adds a LanguageModelFeaturizer after the
+count vectors (needs ``requirements-embeddings.txt``).
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ def _config() -> list[dict] | None:
     from engine.nlu import DEFAULT_PIPELINE
 
     overrides = dict(arg.split("=", 1) for arg in sys.argv[1:] if "=" in arg)
-    if not overrides:
+    embeddings = "--embeddings" in sys.argv[1:]
+    if not overrides and not embeddings:
         return None
     specs = [dict(spec) for spec in DEFAULT_PIPELINE]
     for spec in specs:
         if spec["name"] == "DIETClassifier":
             spec.update({k: float(v) for k, v in overrides.items()})
+    if embeddings:
+        specs.insert(5, {"name": "LanguageModelFeaturizer"})  # after the two count vectors
     return specs
 
 
@@ -71,6 +76,8 @@ def main(bot: Path) -> None:
     train = load_nlu_files([bot / "data/nlu.yml"])
     valid = load_nlu_files([bot / "validation_nlu.yml"])
     pipeline = NLUPipeline.from_config(_config())
+    for note in pipeline.substitutions:
+        print(f"note                 {note}")
     started = time.perf_counter()
     pipeline.train(train)
     train_seconds = time.perf_counter() - started
@@ -88,5 +95,5 @@ def main(bot: Path) -> None:
 
 
 if __name__ == "__main__":
-    paths = [arg for arg in sys.argv[1:] if "=" not in arg]
+    paths = [arg for arg in sys.argv[1:] if "=" not in arg and not arg.startswith("--")]
     main(Path(paths[0]) if paths else BOT)

@@ -37,6 +37,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 BOTS = ROOT.parent / "shared" / "reference" / "bots"
 PG = "postgresql://postgres@127.0.0.1:5432/"
+# Conversation locks where a production deployment keeps them.
+LOCK_STORE = "redis://127.0.0.1:6379/0"
 DB_NAME = "convapi_bench_same_sender"
 CASES = [(8, 25), (64, 4)]
 SCRIPT = ["hello", "I am sad", "yes", "are you a bot?", "great", "bye"]
@@ -186,7 +188,15 @@ def serve_convapi(workers: int, models: Path) -> tuple[subprocess.Popen, str]:
     _psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     _psql(f"CREATE DATABASE {DB_NAME}")
     archive = train(load_project(BOTS / "initbot"), output_dir=models).path
-    env = {**os.environ, "DATABASE_URL": PG + DB_NAME, "CONVAPI_MODEL": str(archive)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG + DB_NAME,
+        "CONVAPI_MODEL": str(archive),
+        "CONVAPI_LOCK_STORE": LOCK_STORE,
+        # One request at a time per worker, as the README's table was measured.
+        "GUNICORN_WORKER_CLASS": "sync",
+        "GUNICORN_THREADS": "1",
+    }
     env.update(CONVAPI_AUTH_TOKEN="", CONVAPI_JWT_SECRET="", CONVAPI_LOG_LEVEL="WARNING")
     env.pop("CELERY_BROKER_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -194,11 +204,13 @@ def serve_convapi(workers: int, models: Path) -> tuple[subprocess.Popen, str]:
 
 
 def start_gunicorn(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, str]:
-    """``gunicorn config.wsgi`` on a free loopback port, in its own process group."""
+    """``gunicorn config.wsgi`` (``config.asgi`` with ``GUNICORN_WORKER_CLASS=asgi`` in
+    ``env``) on a free loopback port, in its own process group."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", str(workers),
+    app = "config.asgi" if env.get("GUNICORN_WORKER_CLASS") == "asgi" else "config.wsgi"
+    command = [sys.executable, "-m", "gunicorn", app, "--workers", str(workers),
                "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"

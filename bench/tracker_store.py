@@ -62,6 +62,7 @@ def populate(sender_id: str, count: int) -> None:
     conversation.event_count = count
     conversation.latest_session_seq = 1
     conversation.latest_reset_seq = 2
+    conversation.save(update_fields=["event_count", "latest_session_seq", "latest_reset_seq"])
     store.snapshot_rebuild(conversation, current_assistant().domain.slot_defaults())
 
 

@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT))
 BOTS = ROOT.parent / "shared" / "reference" / "bots"
 DB_NAME = "convapi_bench_turns"
 PG = "postgresql://postgres@127.0.0.1:5432/"
+# Conversation locks where a production deployment keeps them.
+LOCK_STORE = "redis://127.0.0.1:6379/0"
 CLIENTS = 8
 # A user of initbot, over and over: greeting, mood, answer, a bot challenge, goodbye.
 SCRIPT = ["hello", "I am sad", "yes", "are you a bot?", "hi there", "great", "bye"]
@@ -133,7 +135,12 @@ def prepare(models: Path) -> tuple[dict[str, str], Path]:
     _psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
     _psql(f"CREATE DATABASE {DB_NAME}")
     archive = train(load_project(BOTS / "initbot"), output_dir=models).path
-    env = {**os.environ, "DATABASE_URL": PG + DB_NAME, "CONVAPI_MODEL": str(archive)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG + DB_NAME,
+        "CONVAPI_MODEL": str(archive),
+        "CONVAPI_LOCK_STORE": LOCK_STORE,
+    }
     env.update(CONVAPI_AUTH_TOKEN="", CONVAPI_JWT_SECRET="", CONVAPI_LOG_LEVEL="WARNING")
     env.pop("CELERY_BROKER_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -179,6 +186,7 @@ def populate(sender: str, count: int, start: list, cycle: list, slot_defaults: d
     conversation.event_count = count
     conversation.latest_session_seq = 1
     conversation.latest_reset_seq = 2  # the session_started event of ``start``
+    conversation.save(update_fields=["event_count", "latest_session_seq", "latest_reset_seq"])
     store.snapshot_rebuild(conversation, slot_defaults)
 
 

@@ -1,14 +1,19 @@
-"""URL configuration: the admin, the Rasa API, and JSON for every unknown route."""
+"""URL configuration: the admin, the chat page, the Rasa API, and JSON for every unknown route."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from convapi.errors import handler404 as json_not_found
+from convapi.views.chat import chat_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The "try the bot" page (CONVAPI_CHAT_PAGE): a browser's chat over the socket.io channel.
+    path("chat/", chat_page, name="chat"),
+    path("chat", RedirectView.as_view(pattern_name="chat")),
     path("", include("convapi.urls")),
     # Anything else is a JSON 404 (never Django's HTML page, even with DEBUG on).
     re_path(r"^.*$", json_not_found),

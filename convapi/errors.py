@@ -8,9 +8,11 @@ expected or not, as the same seven-key JSON body.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
-from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.conf import settings
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
@@ -58,6 +60,11 @@ def as_service_error(exc: Exception) -> ServiceError | None:
     """The error body an exception stands for; None for a bug (rendered as a 500)."""
     if isinstance(exc, ServiceError):
         return exc
+    if isinstance(exc, drf_exceptions.Throttled):
+        retry_after = max(1, math.ceil(exc.wait or 1))
+        return errors.too_many_requests(
+            f"Too many requests from this client. Retry in {retry_after} s.", retry_after
+        )
     if isinstance(exc, drf_exceptions.APIException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         status = exc.status_code
@@ -69,10 +76,16 @@ def as_service_error(exc: Exception) -> ServiceError | None:
     if isinstance(exc, RecursionError):
         # A parser (DRF's JSON parser on /auth/*) gave up on a deeply nested body.
         return errors.bad_request("The request body is nested too deeply to read.", parameter="")
+    if isinstance(exc, RequestDataTooBig):
+        return body_too_large()
     if isinstance(exc, SuspiciousOperation):
-        # Includes RequestDataTooBig: the body is over CONVAPI_MAX_BODY_BYTES.
         return errors.bad_request(f"The request was refused: {exc}", parameter="")
     return None
+
+
+def body_too_large() -> ServiceError:
+    # Django's RequestDataTooBig names its own setting; ours is CONVAPI_MAX_BODY_BYTES.
+    return errors.payload_too_large("CONVAPI_MAX_BODY_BYTES", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -95,6 +108,8 @@ def json_error_response(error: ServiceError) -> JsonResponse:
 def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     if isinstance(exception, RejectedPath):
         return json_error_response(exception.error)
+    if isinstance(exception, RequestDataTooBig):  # read first by a middleware
+        return json_error_response(body_too_large())
     return json_error_response(errors.bad_request("Bad request."))
 
 

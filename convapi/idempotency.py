@@ -12,7 +12,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
@@ -22,6 +22,7 @@ from django.utils import timezone
 from convapi.errors import json_error_response
 from convapi.models import IdempotentRequest
 from engine.errors import bad_request, conflict, database_unavailable, unprocessable
+from jobs.retention import rows_delete_in_batches
 
 HEADER = "Idempotency-Key"
 ROUTES = re.compile(
@@ -52,11 +53,21 @@ def _replay(record: IdempotentRequest) -> HttpResponse:
     return response
 
 
+def _expired_before() -> datetime:
+    """Keys first used before this are forgotten: a request with one runs anew."""
+    return timezone.now() - timedelta(seconds=settings.CONVAPI_IDEMPOTENCY_TTL_SECONDS)
+
+
+def idempotent_requests_prune(*, batch_size: int) -> int:
+    """Delete the expired keys and their stored responses (retention); how many."""
+    expired = IdempotentRequest.objects.filter(created__lt=_expired_before())
+    return rows_delete_in_batches(expired, batch_size=batch_size)[IdempotentRequest._meta.label]
+
+
 def _claim(scope: str, key: str, body_hash: str) -> IdempotentRequest | None:
     """Take the key for this request; None if another request holds or used it."""
     now = timezone.now()
-    expired = now - timedelta(seconds=settings.CONVAPI_IDEMPOTENCY_TTL_SECONDS)
-    IdempotentRequest.objects.filter(scope=scope, key=key, created__lt=expired).delete()
+    IdempotentRequest.objects.filter(scope=scope, key=key, created__lt=_expired_before()).delete()
     # A request that died while running leaves its lease behind: take it over.
     IdempotentRequest.objects.filter(
         scope=scope, key=key, status__isnull=True, running_until__lt=now
@@ -91,8 +102,8 @@ def _wait_for_first(scope: str, key: str, body_hash: str) -> HttpResponse:
 
 
 def _finish(record: IdempotentRequest, response: HttpResponse) -> None:
-    if response.streaming or response.status_code >= 500:
-        # Nothing to replay: a retry should run again.
+    if response.streaming or response.status_code >= 500 or response.status_code == 429:
+        # Nothing to replay: a retry should run again (after a 429's Retry-After too).
         record.delete()
         return
     record.status = response.status_code

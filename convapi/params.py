@@ -10,7 +10,7 @@ from typing import Any
 
 from rest_framework.request import Request
 
-from engine.errors import EventsValidationError, bad_request, events_invalid
+from engine.errors import EventsValidationError, bad_request, events_invalid, payload_too_large
 from engine.events import Event, events_from_dicts
 from engine.schema import validate_events
 
@@ -57,9 +57,14 @@ def _has_unstorable(value: Any) -> bool:
     return False
 
 
-def events_body(request: Request) -> list[Event]:
-    """Posted events, validated against the events schema (one object or a list)."""
+def events_body(request: Request, *, empty_list: bool = False) -> list[Event]:
+    """Posted events, validated against the events schema (one object or a list).
+
+    ``empty_list``: ``[]`` is a valid body (replacing a tracker with no events, as Rasa does).
+    """
     payload = json_body(request)
+    if empty_list and payload == []:
+        return []
     try:
         items = validate_events(payload)
         events = events_from_dicts(items)
@@ -74,10 +79,10 @@ def text_body(request: Request, *, limit: int) -> str:
     """The raw body as text, up to ``limit`` bytes (training data may exceed the JSON limit)."""
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > limit:
-        raise bad_request(f"The request body is larger than {limit} bytes.", parameter="")
+        raise payload_too_large("CONVAPI_MAX_TRAINING_BYTES", limit)
     raw = request._request.read(limit + 1) if length else b""
     if len(raw) > limit:
-        raise bad_request(f"The request body is larger than {limit} bytes.", parameter="")
+        raise payload_too_large("CONVAPI_MAX_TRAINING_BYTES", limit)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -22,7 +22,7 @@ ERROR_DESCRIPTIONS = {
     400: "Bad request: the body, a query parameter or the path is not valid (details name it).",
     401: "Not authenticated: no valid token or JWT.",
     403: "Not authorized: the JWT's role may not use this route (or conversation).",
-    404: "Not found: no such conversation (or intent, action, job).",
+    404: "Not found: no such conversation (or intent, action, job, open channel).",
     409: "Conflict: no model loaded, or another request holds the conversation.",
 }
 EVENT = {

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -212,6 +213,21 @@ class BodySerializer(serializers.Serializer):
         return super().run_validation(data)
 
 
+class MessageTextField(StrictCharField):
+    """A user's message, at most ``CONVAPI_MAX_MESSAGE_CHARS`` characters (0: any length):
+    every tokenizer and featurizer pays for each character, before any lock is taken."""
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        limit = settings.CONVAPI_MAX_MESSAGE_CHARS
+        if limit and len(text) > limit:
+            raise serializers.ValidationError(
+                f"'{self.field_name}' is longer than {limit} characters "
+                "(CONVAPI_MAX_MESSAGE_CHARS)."
+            )
+        return text
+
+
 NON_EMPTY_OBJECT = "The request body must be a non-empty JSON object."
 ONLY_USER_MESSAGES = (
     "Currently, only user messages can be passed to this endpoint. "
@@ -235,7 +251,7 @@ class MessageSerializer(BodySerializer):
         default=None,
         error_messages={"not_a_dict": "'parse_data' must be an object."},
     )
-    text = StrictCharField(
+    text = MessageTextField(
         required=False,
         allow_null=True,
         allow_blank=True,
@@ -395,7 +411,7 @@ class WebhookSerializer(BodySerializer):
     }
     error_parameter = None  # Rasa names no parameter for a body that is not an object
 
-    message = StrictCharField(
+    message = MessageTextField(
         allow_blank=True, error_messages=all_messages("'message' must be a string.")
     )
     sender = StrictCharField(
@@ -467,6 +483,14 @@ class VerbosityQuerySerializer(serializers.Serializer):
 
 class TrackerQuerySerializer(VerbosityQuerySerializer):
     until = LenientFloatField(help_text="Only events up to this timestamp.")
+
+
+class TurnQuerySerializer(VerbosityQuerySerializer):
+    output_channel = QueryStringField(
+        help_text="A channel that pushes (socketio, callback) to send the bot's messages to, "
+        "or 'latest' for the channel of the user's latest message; otherwise (rest, absent) "
+        "the messages are in the answer."
+    )
 
 
 class EventsQuerySerializer(VerbosityQuerySerializer):

@@ -14,7 +14,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.negotiation import DefaultContentNegotiation
 
 from convapi import converters, tokens  # noqa: F401 - converters registers "conversation_id"
-from convapi.views import channels, health, jobs, model, server
+from convapi.views import channels, health, jobs, metrics, model, server
 from convapi.views.conversations import ConversationViewSet
 
 CONVERSATION = "conversations/<conversation_id:conversation_id>"
@@ -41,6 +41,9 @@ urlpatterns = [
     conversation("/story", {"get": "story"}, name="story"),
     conversation("/respond", {"get": "respond_to_query", "post": "respond"}, name="respond"),
     path("health", health.HealthView.as_view(), name="health"),
+    path("health/live", health.LiveView.as_view(), name="health-live"),
+    path("health/ready", health.ReadyView.as_view(), name="health-ready"),
+    path("metrics", metrics.MetricsView.as_view(), name="metrics"),
     path("auth/token", tokens.TokenView.as_view(), name="auth-token"),
     path("auth/refresh", tokens.RefreshView.as_view(), name="auth-refresh"),
     # The schema view negotiates its format (YAML by default, JSON on request).
@@ -52,6 +55,12 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("webhooks/rest/", channels.RestHealthView.as_view(), name="rest-health"),
     path("webhooks/rest/webhook", channels.RestWebhookView.as_view(), name="rest-webhook"),
+    path("webhooks/callback/", channels.CallbackHealthView.as_view(), name="callback-health"),
+    path(
+        "webhooks/callback/webhook",
+        channels.CallbackWebhookView.as_view(),
+        name="callback-webhook",
+    ),
     path("model/parse", model.ParseView.as_view(), name="model-parse"),
     path("model/predict", model.ModelPredictView.as_view(), name="model-predict"),
     path("model/train", model.TrainView.as_view(), name="model-train"),

@@ -89,6 +89,11 @@ def drop_since_previous_run(loop_name: str, done: list[Event]) -> None:
     done.extend(reversed(kept))
 
 
+# A run of rule turns hidden from the learned policies longer than this many times the tail
+# is folded anyway: their states then start after it (Rasa's would reach back before it).
+HIDDEN_RUN_FACTOR = 4
+
+
 # -- the tail ------------------------------------------------------------------------------
 class AppliedTail:
     """Recent applied events of the current session, and what came before them in brief."""
@@ -117,7 +122,9 @@ class AppliedTail:
     # -- reading ----------------------------------------------------------------------------
     @property
     def tail_actions(self) -> int:
-        return sum(isinstance(event, ActionExecuted) for event in self.events)
+        """Actions in the tail that the learned policies see (rule turns hidden from them
+        do not count: their states must reach back as far as the rules' do)."""
+        return sum(_shown_action(event) for event in self.events)
 
     def covers(self, states: int) -> bool:
         """Whether the latest ``states`` dialogue states can be computed from the tail."""
@@ -164,16 +171,21 @@ class AppliedTail:
         if slim is None:
             return
         self.events.append(slim)
-        if isinstance(slim, ActionExecuted) and self.tail_actions > 3 * self.turns:
+        if not isinstance(slim, ActionExecuted):
+            return
+        actions = sum(isinstance(event, ActionExecuted) for event in self.events)
+        if self.tail_actions > 3 * self.turns or actions > HIDDEN_RUN_FACTOR * 3 * self.turns:
             self._fold(keep=2 * self.turns)
 
     def _fold(self, keep: int) -> None:
-        """Fold all but the latest ``keep`` actions (and what follows them) into the base."""
-        seen = 0
+        """Fold all but the latest ``keep`` shown actions (and what follows them) into the
+        base; a long run of hidden rule turns is cut too, so a turn's cost stays bounded."""
+        seen = actions = 0
         for index in range(len(self.events) - 1, -1, -1):
             if isinstance(self.events[index], ActionExecuted):
-                seen += 1
-                if seen == keep:
+                actions += 1
+                seen += _shown_action(self.events[index])
+                if seen == keep or actions == HIDDEN_RUN_FACTOR * keep:
                     break
         folded, self.events = self.events[:index], self.events[index:]
         self.folded_actions += sum(isinstance(event, ActionExecuted) for event in folded)
@@ -209,13 +221,22 @@ class AppliedTail:
         return tail
 
 
+def _shown_action(event: Event) -> bool:
+    return isinstance(event, ActionExecuted) and not event.hide_rule_turn
+
+
 def _slim(event: Event) -> Event | None:
     """What the states and the applied-events rules need of an event (None: nothing)."""
     if isinstance(event, UserUttered):
         intent = {"name": event.intent_name} if event.intent_name else None
         return UserUttered(None, intent, _slim_entities(event.entities), timestamp=0)
     if isinstance(event, ActionExecuted):
-        return ActionExecuted(event.action_name, timestamp=0, action_text=event.action_text)
+        return ActionExecuted(
+            event.action_name,
+            timestamp=0,
+            action_text=event.action_text,
+            hide_rule_turn=event.hide_rule_turn,
+        )
     if isinstance(event, SlotSet):
         return SlotSet(event.key, event.value, timestamp=0)
     if isinstance(event, ActiveLoop):

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from engine.errors import BotError, ConfigError
+from engine.yaml_bounds import BoundedSafeLoader
 
 DEFAULT_RECIPE = "default.v1"
 KNOWN_RECIPES = ("default.v1", "graph.v1")
@@ -35,29 +36,76 @@ DEFAULT_PIPELINE: list[dict[str, Any]] = [
     {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
 ]
 
+# Rasa 3.6's defaults, in its order.
 DEFAULT_POLICIES: list[dict[str, Any]] = [
     {"name": "MemoizationPolicy"},
-    {"name": "TEDPolicy", "max_history": 5, "epochs": 100},
     {"name": "RulePolicy"},
+    {"name": "UnexpecTEDIntentPolicy", "max_history": 5, "epochs": 100},
+    {"name": "TEDPolicy", "max_history": 5, "epochs": 100},
 ]
 
 
 # --- YAML ---------------------------------------------------------------------------------
 
 
-class _Yaml12Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe loader with YAML 1.2 booleans, as Rasa reads bots (``yes``/``no``/``on`` stay text)."""
+class _Yaml12Loader(BoundedSafeLoader):
+    """Safe loader reading plain scalars as YAML 1.2's core schema does, as Rasa reads bots
+    (ruamel.yaml, version 1.2): ``yes``/``no``/``on`` stay text, ``12:30`` stays text (1.1
+    made it 750), ``010`` is ten (1.1: eight), ``0o10`` eight; a key given twice in one
+    mapping is refused, as Rasa refuses it. A document whose aliases or nesting are out of
+    proportion to its size is refused before it is built (``engine/yaml_bounds.py``)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: the base constructor refuses it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key '{key}'",
+                    key_node.start_mark,
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+_YAML12_RESOLVERS = [
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+.0123456789",
+    ),
+]
 _Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in {resolver_tag for resolver_tag, _, _ in _YAML12_RESOLVERS}
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
+for _tag, _pattern, _first in _YAML12_RESOLVERS:
+    _Yaml12Loader.add_implicit_resolver(_tag, re.compile(f"^(?:{_pattern})$"), list(_first))
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
 
 
 def read_yaml(text: str, *, source: str | None = None, error: type[BotError] = BotError) -> Any:

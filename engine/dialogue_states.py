@@ -27,6 +27,7 @@ from engine.events import (
 State = dict[str, Any]
 SHOULD_NOT_BE_SET = "should_not_be_set"
 USER, PREV_ACTION, ACTIVE_LOOP, SLOTS = "user", "prev_action", "active_loop", "slots"
+UNLIKELY_INTENT = "action_unlikely_intent"
 OTHER_CATEGORY = "__other__"
 
 
@@ -100,6 +101,38 @@ class StateBuilder:
         """States before each action plus the current one, and the actions (labels)."""
         return _walk(_Walker(self, rule), events)
 
+    def ml_states(self, events: Sequence[Event], base: Iterable[Event] = ()) -> list[State]:
+        """The states the learned policies see: turns a rule ran that no story has
+        (``hide_rule_turn``) are left out, as Rasa leaves them out of TED's and
+        memoization's view, so a story goes on after a rule answered in its middle.
+        ``base`` (applied silently) stands for what came before ``events``."""
+        walker = _Walker(self, rule=False)
+        for event in base:
+            walker.apply(event)
+        states: list[State] = []
+        hidden = False
+        before_hidden: dict | None = None
+        for event in events:
+            if isinstance(event, ActionExecuted) and event.action_name == UNLIKELY_INTENT:
+                continue  # a note on the user's message, not a turn of the dialogue
+            if isinstance(event, ActionExecuted):
+                if event.hide_rule_turn:
+                    if not hidden:
+                        before_hidden = dict(walker.prev) if walker.prev else None
+                    hidden = True
+                else:
+                    state = walker.state()
+                    if hidden:
+                        _after_hidden_turn(state, states, before_hidden)
+                    states.append(state)
+                    hidden = False
+            walker.apply(event)
+        state = walker.state()
+        if hidden:
+            _after_hidden_turn(state, states, before_hidden)
+        states.append(state)
+        return states
+
     def states_after(self, base: Iterable[Event], events: Sequence[Event]) -> list[State]:
         """The states of ``events`` when ``base`` (applied silently) came before them.
 
@@ -110,6 +143,19 @@ class StateBuilder:
         for event in base:
             walker.apply(event)
         return _walk(walker, events)[0]
+
+
+def _after_hidden_turn(state: State, states: list[State], before: dict | None) -> None:
+    """The first state after hidden turns continues from the last one shown."""
+    if not is_listen_state(state):
+        if states and states[-1].get(USER):
+            state[USER] = dict(states[-1][USER])
+        else:
+            state.pop(USER, None)
+    if before:
+        state[PREV_ACTION] = dict(before)
+    else:
+        state.pop(PREV_ACTION, None)
 
 
 def _walk(walker: _Walker, events: Sequence[Event]) -> tuple[list[State], list[str]]:

@@ -10,6 +10,7 @@ section 11 because prediction scores are indexed by that action order.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -176,7 +177,12 @@ class Domain:
 
     # -- serialisation -------------------------------------------------------------
     def as_dict(self) -> dict:
-        """Rasa 3.6's ``/domain`` JSON."""
+        """Rasa 3.6's ``/domain`` JSON: a new top-level dict each time; the values inside
+        are built once and shared (every custom action call sends them), never to change."""
+        return dict(self._as_dict)
+
+    @functools.cached_property
+    def _as_dict(self) -> dict:
         data = copy.deepcopy(self._data)
         data.setdefault("version", LATEST_FORMAT_VERSION)
         data.setdefault(

@@ -1,4 +1,5 @@
-"""``endpoints.yml``: where custom actions and new models come from (API.md sections 9 and 10)."""
+"""``endpoints.yml``: where custom actions and new models come from (API.md sections 9 and 10),
+and where events go (``event_broker``, section 14.4; read by ``engine/event_brokers.py``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from typing import Any
 
 from engine.config import read_yaml
 from engine.errors import ConfigError
+from engine.event_brokers import EventBroker, event_broker_from_section
 
 DEFAULT_ACTION_TIMEOUT = 300.0
 DEFAULT_PULL_INTERVAL = 100.0
 _ENV_VAR = re.compile(r"\$\{([^}]+)\}")
+USED_SECTIONS = ("action_endpoint", "models", "event_broker")
+# Sections Rasa reads that convapi has no use for, and why.
+UNUSED_BECAUSE = {
+    "tracker_store": "the database is the tracker store",
+    "lock_store": "the database (or CONVAPI_LOCK_STORE) is the lock store",
+}
+NOT_SUPPORTED = "not supported"
 
 
 @dataclass
@@ -41,6 +50,16 @@ class ModelServerEndpoint:
 class Endpoints:
     action_endpoint: ActionEndpoint | None = None
     models: ModelServerEndpoint | None = None
+    event_broker: EventBroker | None = None
+    # Sections read but not used, each with the reason (for the one warning at start).
+    ignored: dict[str, str] = field(default_factory=dict)
+
+    def ignored_warning(self) -> str | None:
+        """One line naming every section convapi ignores and why; None when none is."""
+        if not self.ignored:
+            return None
+        reasons = "; ".join(f"{name} ({why})" for name, why in self.ignored.items())
+        return f"ignoring {reasons}."
 
 
 def read_endpoints(path: str | Path | None) -> Endpoints:
@@ -57,6 +76,12 @@ def endpoints_from_yaml(text: str, *, source: str | None = None) -> Endpoints:
     return Endpoints(
         action_endpoint=_action_endpoint(data.get("action_endpoint"), source),
         models=_model_endpoint(data.get("models"), source),
+        event_broker=event_broker_from_section(data.get("event_broker"), source),
+        ignored={
+            str(name): UNUSED_BECAUSE.get(str(name), NOT_SUPPORTED)
+            for name in data
+            if name not in USED_SECTIONS
+        },
     )
 
 

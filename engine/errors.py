@@ -164,6 +164,16 @@ def precondition_failed(message: str) -> ServiceError:
     return ServiceError(412, "PreconditionFailed", message)
 
 
+def payload_too_large(setting: str, limit: int) -> ServiceError:
+    """A body over a size limit; the message names the setting that raises it."""
+    return ServiceError(
+        413,
+        "PayloadTooLarge",
+        f"The request body is larger than {limit} bytes, the limit set by {setting}.",
+        details={"limit": setting},
+    )
+
+
 def unprocessable(message: str) -> ServiceError:
     return ServiceError(422, "UnprocessableEntity", message)
 
@@ -181,6 +191,11 @@ def work_failed(reason: str, message: str) -> ServiceError:
     return ServiceError(500, reason, message)
 
 
+def work_over_limit(reason: str, message: str) -> ServiceError:
+    """A job stopped by one of its limits (memory, CPU time): more work than the server allows."""
+    return ServiceError(400, reason, message)
+
+
 def error_from_body(body: dict[str, Any]) -> ServiceError:
     """An error recorded earlier as its body (a failed job's), to raise again."""
     return ServiceError(
@@ -196,6 +211,29 @@ def database_unavailable() -> ServiceError:
         503,
         "ServiceUnavailable",
         "The database is not reachable. Nothing was stored; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def lock_store_unavailable() -> ServiceError:
+    """Conversations cannot be locked, so no turn runs: refused before anything is stored."""
+    return ServiceError(
+        503,
+        "ServiceUnavailable",
+        "The lock store is not reachable, so the conversation could not be locked. "
+        "Nothing was stored; retry shortly.",
+        details={"component": "lock_store"},
+        headers={"Retry-After": "5"},
+    )
+
+
+def model_store_unavailable(problem: object) -> ServiceError:
+    """The configured model storage failed: nothing was stored or swapped."""
+    return ServiceError(
+        503,
+        "ServiceUnavailable",
+        f"The model store is not reachable ({problem}). Nothing changed; retry shortly.",
+        details={"component": "model_store"},
         headers={"Retry-After": "5"},
     )
 

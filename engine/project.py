@@ -89,22 +89,45 @@ class Project:
 # --- a bot directory ----------------------------------------------------------------------
 
 
-def load_project(path: str | Path) -> Project:
-    """Read and validate a Rasa bot directory."""
+@dataclass
+class BotSources:
+    """A bot directory read but not checked: its config, its domain document (with the
+    responses its data files carry) and each data file's NLU examples and stories."""
+
+    root: Path
+    config: BotConfig
+    domain_data: dict[str, Any]
+    domain_source: str
+    data_files: list[tuple[str, NLUTrainingData, StoryData]]
+
+
+def read_bot_sources(path: str | Path) -> BotSources:
+    """Every file of a Rasa bot directory, parsed (a malformed file raises BotError)."""
     root = Path(path)
     if not root.is_dir():
         raise BotError(f"the bot directory '{root}' does not exist")
     config = load_config(_first_existing(root, "config.yml", "config.yaml"))
     domain_data, domain_source = _read_domain_files(root)
-    nlu_parts, story_parts = [], []
+    data_files = []
     for file in yaml_files(root / "data", suffixes=(*YAML_SUFFIXES, ".json")):
         nlu, stories, responses = _read_data_file(file)
-        nlu_parts.append(nlu)
-        story_parts.append((str(file), stories))
+        data_files.append((str(file), nlu, stories))
         _merge_domain_section(domain_data, "responses", responses, str(file))
-    project = _assemble(config, domain_data, nlu_parts, story_parts, domain_source=domain_source)
-    project.root = root
-    project.test_files = yaml_files(root / "tests")
+    return BotSources(root, config, domain_data, domain_source, data_files)
+
+
+def load_project(path: str | Path) -> Project:
+    """Read and validate a Rasa bot directory."""
+    sources = read_bot_sources(path)
+    project = _assemble(
+        sources.config,
+        sources.domain_data,
+        [nlu for _, nlu, _ in sources.data_files],
+        [(name, stories) for name, _, stories in sources.data_files],
+        domain_source=sources.domain_source,
+    )
+    project.root = sources.root
+    project.test_files = yaml_files(sources.root / "tests")
     return project
 
 
@@ -223,7 +246,7 @@ def _assemble(
 ) -> Project:
     nlu = NLUTrainingData().merge(*nlu_parts)
     stories = _merge_stories([part for _, part in story_parts])
-    _sync_domain_with_data(domain_data, nlu, stories)
+    sync_domain_with_data(domain_data, nlu, stories)
     domain = Domain.from_dict(domain_data, source=domain_source)
     warnings: list[str] = []
     for source, part in story_parts:
@@ -235,7 +258,7 @@ def _assemble(
     return project
 
 
-def _sync_domain_with_data(
+def sync_domain_with_data(
     domain_data: dict[str, Any], nlu: NLUTrainingData, stories: StoryData
 ) -> None:
     """What Rasa's importers add to the domain: each retrieval intent of the NLU data with its

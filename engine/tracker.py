@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,10 +149,12 @@ class Tracker:
         slot_defaults: Mapping[str, Any] | None,
         *,
         session_events_loader: Callable[[], list[Event]] | None = None,
+        session_texts_loader: Callable[[], list[str]] | None = None,
     ) -> None:
         self.sender_id = sender_id
         self._slot_defaults = dict(slot_defaults) if slot_defaults is not None else None
         self._loader = session_events_loader
+        self._texts_loader = session_texts_loader
         self.events: list[Event] = []
         self.latest_input_channel: str | None = None
         self.latest_event_time: float | None = None
@@ -248,6 +251,19 @@ class Tracker:
             # The store has not persisted our newest events yet: take them from memory.
             loaded += self.events[len(self.events) - missing :]
         return loaded
+
+    def session_event_texts(self) -> list[str]:
+        """``session_events()`` as JSON texts. Stored events come as the store holds them,
+        never parsed and written again: an action server is sent the whole session with
+        every call, so this is the part of a call whose cost grows with the conversation."""
+        if self._session_start is not None or self._texts_loader is None:
+            return [json.dumps(event.to_dict()) for event in self.session_events()]
+        texts = self._texts_loader()
+        missing = self._since_reset - len(texts)
+        if missing > 0:
+            # The store has not persisted our newest events yet: take them from memory.
+            texts += [json.dumps(e.to_dict()) for e in self.events[len(self.events) - missing :]]
+        return texts
 
     def _change_loop_to(self, name: str | None) -> None:
         if name is None:
@@ -379,9 +395,19 @@ class Tracker:
         *,
         recent_events: list[Event],
         session_events_loader: Callable[[], list[Event]] | None = None,
+        session_texts_loader: Callable[[], list[str]] | None = None,
     ) -> Tracker:
-        """Thaw a snapshot; ``recent_events`` are the latest stored events (any number)."""
-        tracker = cls(sender_id, slot_defaults, session_events_loader=session_events_loader)
+        """Thaw a snapshot; ``recent_events`` are the latest stored events (any number).
+
+        The loaders give the stored events of the latest session (after its reset): as
+        events, or as the JSON texts they are stored as (what an action server is sent).
+        """
+        tracker = cls(
+            sender_id,
+            slot_defaults,
+            session_events_loader=session_events_loader,
+            session_texts_loader=session_texts_loader,
+        )
         tracker.events = list(recent_events)
         for key, value in copy.deepcopy(snapshot.get("slots_set") or {}).items():
             tracker._set_slot(key, value)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from jobs.kinds import job_kind
+from jobs.metrics import CALLBACK_ATTEMPTS
 from jobs.models import CallbackAttempt, Job
 
 MAX_REDIRECTS = 3
@@ -39,7 +40,7 @@ def callback_payload(job: Job) -> tuple[bytes, dict[str, str]]:
     if job.status == Job.Status.FAILED:
         return json.dumps(job.error).encode(), {"Content-Type": "application/json"}
     if job.result_file:
-        path = Path(job.result_file)
+        path = job_kind(job.kind).local_result_file(job)
         return path.read_bytes(), {
             "Content-Type": "application/x-tar",
             "filename": path.name,
@@ -64,9 +65,12 @@ def callback_deliver(*, job_id: str) -> Delivery:
         return Delivery("attempt in progress elsewhere")
     retry = _attempt(job, attempt)
     if attempt.delivered:
+        CALLBACK_ATTEMPTS.labels("delivered").inc()
         return Delivery(_mark(job, Job.Callback.DELIVERED))
     if not retry or number >= settings.CONVAPI_CALLBACK_ATTEMPTS:
+        CALLBACK_ATTEMPTS.labels("undeliverable").inc()
         return Delivery(_mark(job, Job.Callback.UNDELIVERABLE))
+    CALLBACK_ATTEMPTS.labels("retrying").inc()
     return Delivery("retrying", retry_in=settings.CONVAPI_CALLBACK_BACKOFF * 2 ** (number - 1))
 
 

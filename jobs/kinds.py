@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jobs.models import Job
@@ -17,12 +18,19 @@ from jobs.models import Job
 Outcome = tuple[dict[str, Any], str]
 
 
+def recorded_result_file(job: Job) -> Path:
+    return Path(job.result_file)
+
+
 @dataclass(frozen=True)
 class JobKind:
     name: str
     work: Callable[[Job], Outcome]
     # Rasa's error reason recorded when the work breaks on the server's side.
     failure_reason: str = "UnexpectedError"
+    # The job's result file on the host asking, which need not be the host that ran the
+    # job (a callback is delivered by any worker): by default the path the work returned.
+    local_result_file: Callable[[Job], Path] = recorded_result_file
 
 
 _kinds: dict[str, JobKind] = {}

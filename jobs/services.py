@@ -23,8 +23,10 @@ from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from engine.errors import ServiceError, broker_unavailable, work_failed
+from engine.errors import ServiceError, broker_unavailable, work_failed, work_over_limit
 from jobs.kinds import job_kind
+from jobs.limits import LimitExceeded, limited_call
+from jobs.metrics import job_finished
 from jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -58,8 +60,63 @@ def job_submit(*, kind: str, params: dict[str, Any], body: str, callback_url: st
             error=refusal.body(),
             callback_status=Job.Callback.NONE,
         )
+        job_finished(kind=kind, outcome="refused", seconds=None)
         raise refusal from exc
     return job
+
+
+def deliveries_submit(*, kind: str, results: list[dict[str, Any]], callback_url: str) -> list[Job]:
+    """Deliver each of ``results`` to ``callback_url``, in order, as a job's callback is:
+    a finished job row each, its attempts logged, retried with the same backoff."""
+    now = timezone.now()
+    with transaction.atomic():
+        jobs = Job.objects.bulk_create(
+            Job(
+                kind=kind,
+                status=Job.Status.SUCCEEDED,
+                progress=1.0,
+                started=now,
+                finished=now,
+                result=result,
+                callback_url=callback_url,
+                callback_status=Job.Callback.PENDING,
+            )
+            for result in results
+        )
+        _callbacks_on_commit(jobs)
+    return jobs
+
+
+def job_refused(
+    *, kind: str, params: dict[str, Any], error: dict[str, Any], callback_url: str
+) -> Job:
+    """A job whose request was refused before it ran, recorded as failed with the error body
+    its callback receives: Rasa answers a request naming a ``callback_url`` before it looks
+    at the body, and reports what is wrong with it to the callback."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind,
+            params=params,
+            status=Job.Status.FAILED,
+            finished=timezone.now(),
+            error=error,
+            callback_url=callback_url,
+            callback_status=Job.Callback.PENDING,
+        )
+        _callbacks_on_commit([job])
+    job_finished(kind=kind, outcome="refused", seconds=None)
+    logger.info("Job %s (%s) refused: %s", job.pk, kind, error.get("message"))
+    return job
+
+
+def _callbacks_on_commit(jobs: list[Job]) -> None:
+    if not jobs:
+        return
+    from jobs.tasks import deliver_callbacks
+
+    job_ids = [str(job.pk) for job in jobs]
+    # The rows are stored: a broker that refuses the task is logged, not raised.
+    transaction.on_commit(lambda: deliver_callbacks.delay(job_ids), robust=True)
 
 
 def job_enqueue(*, job_id: str) -> None:
@@ -88,25 +145,45 @@ def job_run(*, job_id: str) -> None:
         return
     try:
         with _heartbeat(job_id):
-            outcome = job_kind(job.kind).work(job)
-    except ServiceError as exc:
-        _job_finish(job, error=exc.body())
+            # In a child process under the job limits (jobs/limits.py): a runaway job
+            # fails here with its reason, and this process (a web worker when eager) lives.
+            outcome = limited_call(
+                lambda: _job_work(job),
+                memory_mb=settings.CONVAPI_JOB_MEMORY_MB,
+                cpu_seconds=settings.CONVAPI_JOB_CPU_SECONDS,
+                wall_seconds=settings.CONVAPI_JOB_TIME_LIMIT,
+            )
     except SoftTimeLimitExceeded:
         limit = settings.CONVAPI_JOB_TIME_LIMIT
         _job_finish(job, error=_failure(job, f"The job ran longer than its limit of {limit} s."))
+    except LimitExceeded as exc:
+        logger.warning("Job %s stopped: %s", job_id, exc)
+        _job_finish(job, error=work_over_limit(_failure_reason(job), str(exc)).body())
     except Exception as exc:  # noqa: BLE001 - recorded on the job, never lost
         logger.exception("Job %s failed", job_id)
         _job_finish(job, error=_failure(job, f"An unexpected error occurred. Error: {exc}"))
     else:
-        _job_finish(job, result=outcome[0], result_file=outcome[1])
+        _job_finish(job, **outcome)
+
+
+def _job_work(job: Job) -> dict[str, Any]:
+    """The kind's work, as ``_job_finish``'s arguments (run in the limited child process)."""
+    try:
+        result, result_file = job_kind(job.kind).work(job)
+    except ServiceError as exc:
+        return {"error": exc.body()}
+    return {"result": result, "result_file": result_file}
 
 
 def _failure(job: Job, message: str) -> dict[str, Any]:
+    return work_failed(_failure_reason(job), message).body()
+
+
+def _failure_reason(job: Job) -> str:
     try:
-        reason = job_kind(job.kind).failure_reason
+        return job_kind(job.kind).failure_reason
     except LookupError:
-        reason = "UnexpectedError"
-    return work_failed(reason, message).body()
+        return "UnexpectedError"
 
 
 def _job_claim(job_id: str) -> Job | None:
@@ -159,20 +236,25 @@ def _job_finish(
     rows = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING)
     if only_if_runs is not None:
         rows = rows.filter(runs=only_if_runs)
+    finished = timezone.now()
     with transaction.atomic():
         updated = rows.update(
             status=status,
-            finished=timezone.now(),
+            finished=finished,
             progress=1.0 if error is None else F("progress"),
             result=result,
             result_file=result_file,
             error=error,
         )
         if updated and job.callback_url:
-            from jobs.tasks import deliver_callback
+            from jobs.tasks import deliver_callbacks
 
-            job_id = str(job.pk)
-            transaction.on_commit(lambda: deliver_callback.delay(job_id))
+            job_ids = [str(job.pk)]
+            transaction.on_commit(lambda: deliver_callbacks.delay(job_ids))
+    if updated:
+        seconds = (finished - job.started).total_seconds() if job.started else None
+        job_finished(kind=job.kind, outcome=status, seconds=seconds)
+        logger.info("Job %s (%s) %s after %.1f s", job.pk, job.kind, status, seconds or 0.0)
 
 
 def jobs_reap() -> int:

@@ -37,14 +37,20 @@ def run_job(self, job_id: str) -> None:
 
 
 @shared_task(bind=True, soft_time_limit=300, time_limit=360, max_retries=50)
-def deliver_callback(self, job_id: str) -> str:
-    while True:
-        delivery = callback_deliver(job_id=job_id)
-        if delivery.retry_in is None:
-            return delivery.status
-        if not self.request.is_eager:
-            raise self.retry(countdown=delivery.retry_in)
-        time.sleep(delivery.retry_in)  # eager: no broker to hold the countdown
+def deliver_callbacks(self, job_ids: list[str]) -> str:
+    """Deliver the jobs' callbacks one after the other, in the order given: a bot's messages
+    reach a callback channel in the order it said them, a retry waiting for the first."""
+    status = "nothing to do"
+    for index, job_id in enumerate(job_ids):
+        while True:
+            delivery = callback_deliver(job_id=job_id)
+            status = delivery.status
+            if delivery.retry_in is None:
+                break
+            if not self.request.is_eager:
+                raise self.retry(args=[job_ids[index:]], countdown=delivery.retry_in)
+            time.sleep(delivery.retry_in)  # eager: no broker to hold the countdown
+    return status
 
 
 @shared_task(soft_time_limit=60, time_limit=90)

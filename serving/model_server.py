@@ -1,14 +1,16 @@
 """Pulling models from a model server (API.md section 10).
 
 ``GET <url>`` with ``If-None-Match: <the ETag of the current model>``; 200 brings a new
-archive (``filename`` and ``ETag`` headers), 204/304 mean nothing new. After the first
-pull (in the request), a Celery beat task pulls at the server's interval, on one worker,
-and the new model reaches every process through the ServedModel row.
+archive (``filename`` and ``ETag`` headers), 204/304 mean nothing new. A pulled archive
+lands in the model store like any other; after the first pull (in the request), a Celery
+beat task pulls at the server's interval, on one worker, and the new model reaches every
+process through the ServedModel row.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,10 @@ from typing import Any
 import requests
 
 from engine.errors import ServiceError, bad_request, model_not_loadable
+from serving.archives import CHUNK_BYTES
 from serving.holder import configured_endpoints
 from serving.served import served_model_claim_pull, served_model_note_etag, served_model_poll
-from serving.services import model_directory, model_load_file
+from serving.services import model_serve_file
 
 logger = logging.getLogger(__name__)
 PULL_TIMEOUT_SECONDS = 60
@@ -83,22 +86,33 @@ def pull_once(server: ModelServer) -> bool:
             params=params,
             auth=server.basic_auth,
             timeout=PULL_TIMEOUT_SECONDS,
+            stream=True,
         )
     except requests.RequestException as exc:
         logger.warning("Model server %s unreachable: %s", server.url, exc)
         return False
-    if response.status_code in (204, 304):
-        return False
-    if response.status_code != 200:
-        logger.warning("Model server %s answered %s", server.url, response.status_code)
-        return False
-    name = Path(response.headers.get("filename") or "model.tar.gz").name
-    target = model_directory() / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(response.content)
-    model_load_file(str(target))
+    with response:
+        if response.status_code in (204, 304):
+            return False
+        if response.status_code != 200:
+            logger.warning("Model server %s answered %s", server.url, response.status_code)
+            return False
+        _serve_download(response, name=response.headers.get("filename") or "model.tar.gz")
     server.etag = response.headers.get("ETag")
     return True
+
+
+def _serve_download(response: requests.Response, *, name: str) -> None:
+    """Stream the archive to a temporary file, then store and serve it like any other."""
+    with tempfile.TemporaryDirectory(prefix="convapi-pull-") as folder:
+        download = Path(folder) / "download.tar.gz"
+        try:
+            with download.open("wb") as target:
+                for block in response.iter_content(CHUNK_BYTES):
+                    target.write(block)
+        except requests.RequestException as exc:
+            raise model_not_loadable(f"{response.url} ({exc})") from None
+        model_serve_file(path=download, name=name)
 
 
 def model_server_pull(data: Any) -> None:

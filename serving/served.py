@@ -1,9 +1,8 @@
 """Which model every process serves, and the model server a beat task polls for it.
 
-One ``ServedModel`` row: ``PUT /model`` writes the archive path and bumps the version;
-each process compares its choice token (serving/holder.py) and loads the new archive. The
-archive must therefore be readable by every process at that path (one host, or a shared
-volume for the model directory).
+One ``ServedModel`` row: ``PUT /model`` names a stored archive by its hash (serving/archives.py)
+with a new choice token; every process compares that token on each request that needs the
+model (serving/holder.py) and fetches the archive from the store when it changed.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -25,15 +24,39 @@ def served_model_get() -> ServedModel | None:
     return ServedModel.objects.filter(pk=SINGLETON).first()
 
 
-def served_model_choose(*, path: str) -> str:
-    """Record ``path`` ("" = no model) as the model to serve; the new choice's token."""
+_CHOICE_SQL = f"SELECT choice FROM {ServedModel._meta.db_table} WHERE id = %s"
+
+
+def served_model_choice() -> str | None:
+    """The current choice token (None: nothing recorded): one primary-key read per request.
+
+    Plain SQL: every request that needs the model asks, and building the ORM query costs
+    about twice what the database takes to answer it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_CHOICE_SQL, [SINGLETON])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def served_model_choose(*, sha256: str | None) -> str:
+    """Record the stored archive ``sha256`` (None = no model) as the model to serve; its token."""
     choice = uuid.uuid4().hex
     with transaction.atomic():
         ServedModel.objects.get_or_create(pk=SINGLETON)
         ServedModel.objects.filter(pk=SINGLETON).update(
-            path=path, version=F("version") + 1, choice=choice
+            archive_id=sha256, version=F("version") + 1, choice=choice
         )
     return choice
+
+
+def served_model_choose_first(*, sha256: str) -> None:
+    """Choose ``sha256`` unless a model (or no model) was ever chosen: the start-up default."""
+    with transaction.atomic():
+        ServedModel.objects.get_or_create(pk=SINGLETON)
+        ServedModel.objects.filter(pk=SINGLETON, choice="").update(
+            archive_id=sha256, version=F("version") + 1, choice=uuid.uuid4().hex
+        )
 
 
 def served_model_poll(*, server: dict[str, Any] | None, every: float | None) -> None:

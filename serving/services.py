@@ -8,13 +8,10 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
-from engine.archive import read_archive_metadata
 from engine.config import config_from_dict, read_yaml
 from engine.errors import (
     BotError,
@@ -26,6 +23,7 @@ from engine.errors import (
     invalid_domain,
     loading_failed,
     model_not_loadable,
+    model_store_unavailable,
     testing_failed,
     training_failed,
 )
@@ -38,46 +36,115 @@ from engine.tracker import EventVerbosity, Tracker
 from engine.training import train
 from engine.training_data.nlu import nlu_data_from_dict, nlu_data_from_rasa_json
 from engine.training_data.stories import story_data_from_yaml
-from serving.holder import Assistant, assistant_from_model, assistant_set
-from serving.served import served_model_choose
+from engine.yaml_bounds import YamlTooLarge, yaml_bounds_check
+from serving.archives import (
+    ModelStoreUnavailable,
+    archive_fetch,
+    archive_find,
+    archive_get,
+    archive_newest,
+    archive_put,
+    archives_newest_first,
+)
+from serving.holder import Assistant, assistant_from_archive, assistant_from_model, assistant_set
+from serving.models import ModelArchive
+from serving.served import served_model_choose, served_model_get
 
-ARCHIVE_SUFFIX = ".tar.gz"
 
+def model_load_file(reference: str) -> Assistant:
+    """``PUT /model {"model_file": ...}``: a local archive, or a stored one by hash or name.
 
-def model_directory() -> Path:
-    """Where trained archives are kept: CONVAPI_MODEL, or its folder when it names a file."""
-    configured = Path(settings.CONVAPI_MODEL)
-    return configured.parent if configured.suffix == ".gz" else configured
-
-
-def model_load_file(path: str) -> Assistant:
-    """Load an archive and make it the served model (``PUT /model``)."""
-    if not Path(path).is_file():
-        raise model_not_loadable(path)
+    A name lets a client load what ``POST /model/train`` answered, on any host.
+    """
+    path = _local_file(reference)
+    if path is not None:
+        return model_serve_file(path=path, name=path.name)
+    archive = archive_find(reference)
+    if archive is None:
+        raise model_not_loadable(reference)
     try:
-        assistant = assistant_from_model(load_model(path))
+        assistant = assistant_from_archive(archive)
     except ModelLoadError as exc:
         raise loading_failed(exc) from None
+    except ModelStoreUnavailable as exc:
+        raise model_store_unavailable(exc) from None
+    return _serve(assistant, archive)
+
+
+def _local_file(reference: str) -> Path | None:
+    try:
+        path = Path(reference)
+        return path if path.is_file() else None
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return None
+
+
+def _archive_on_this_host(reference: str) -> Path:
+    """A local archive, else a stored one (by hash or name) fetched into this host's cache.
+
+    A test job may run on another host than the request that named the archive.
+    """
+    path = _local_file(reference)
+    if path is not None:
+        return path
+    archive = archive_find(reference)
+    if archive is None:
+        raise ModelLoadError(f"no model archive '{reference}' here or in the model store")
+    return archive_fetch(archive)
+
+
+def model_serve_file(*, path: Path, name: str) -> Assistant:
+    """Check that the archive at ``path`` loads, store it, and serve it everywhere."""
+    try:
+        model = load_model(path)
+    except ModelLoadError as exc:
+        raise loading_failed(exc) from None
+    archive = model_store_file(path=path, name=name, metadata=model.metadata)
+    return _serve(replace(assistant_from_model(model), file_name=archive.name), archive)
+
+
+def _serve(assistant: Assistant, archive: ModelArchive) -> Assistant:
     # Recorded so that every other process switches to it too (serving/holder.py).
-    assistant_set(assistant, choice=served_model_choose(path=str(Path(path).resolve())))
+    assistant_set(assistant, choice=served_model_choose(sha256=archive.sha256))
     return assistant
 
 
+def model_store_file(*, path: Path, name: str, metadata: dict[str, Any]) -> ModelArchive:
+    """Put an archive in the store (serving/archives.py); a storage outage is a 503."""
+    try:
+        return archive_put(path=path, name=name, metadata=metadata)
+    except ModelStoreUnavailable as exc:
+        raise model_store_unavailable(exc) from None
+
+
+def model_archive_file(*, sha256: str) -> Path:
+    """A stored archive on this host's disk (its file name is the archive's), e.g. to send it."""
+    archive = archive_get(sha256)
+    if archive is None:
+        raise model_not_loadable(sha256)
+    try:
+        return archive_fetch(archive)
+    except ModelLoadError as exc:
+        raise loading_failed(exc) from None
+    except ModelStoreUnavailable as exc:
+        raise model_store_unavailable(exc) from None
+
+
 def model_unload() -> None:
-    assistant_set(None, choice=served_model_choose(path=""))
+    assistant_set(None, choice=served_model_choose(sha256=None))
 
 
 def model_train(
     *,
     document: str,
-    output_dir: Path | None,
     force: bool,
     augmentation: int,
     progress: Callable[[str, float], None] | None = None,
-) -> Path:
-    """Train the single YAML training document into ``output_dir`` (None: a temp folder).
+) -> ModelArchive:
+    """Train the single YAML training document into the store; the model is not loaded.
 
-    Returns the archive's path; the model is not loaded.
+    Unless ``force``, unchanged training data reuses the newest stored archive (as Rasa
+    reuses the newest archive of its models folder).
     """
     try:
         project = project_from_yaml_document(document)
@@ -87,15 +154,29 @@ def model_train(
         raise bad_request(
             f"The request body does not contain valid YAML training data: {exc}", parameter=""
         ) from None
-    output = output_dir or Path(tempfile.mkdtemp(prefix="convapi-"))
-    output.mkdir(parents=True, exist_ok=True)
+    newest = None if force else archive_newest()
+    if newest is not None and newest.fingerprint == project.fingerprint():
+        return newest
+    with tempfile.TemporaryDirectory(prefix="convapi-train-") as output:
+        try:
+            result = train(project, output_dir=output, augmentation=augmentation, progress=progress)
+        except EngineError as exc:
+            raise training_failed(f"Training failed: {exc}") from None
+        metadata = {"model_id": result.model_id, "fingerprint": result.fingerprint}
+        return model_store_file(path=result.path, name=result.path.name, metadata=metadata)
+
+
+def training_text_check(text: str) -> None:
+    """Refuse posted YAML whose aliases or nesting blow it up, before a job is made for it.
+
+    Readers check again (engine/yaml_bounds.py), but a refusal here costs no job.
+    """
     try:
-        result = train(
-            project, output_dir=output, force=force, augmentation=augmentation, progress=progress
-        )
-    except EngineError as exc:
-        raise training_failed(f"Training failed: {exc}") from None
-    return result.path
+        yaml_bounds_check(text)
+    except YamlTooLarge as exc:
+        raise bad_request(
+            f"The YAML in the request body was refused: {exc}.", parameter=""
+        ) from None
 
 
 def _yaml_document(text: str) -> dict[str, Any]:
@@ -111,8 +192,8 @@ def _yaml_document(text: str) -> dict[str, Any]:
 def _evaluation_model(model_path: str | None, assistant: Assistant | None) -> Model:
     if model_path:
         try:
-            return load_model(model_path)
-        except ModelLoadError as exc:
+            return load_model(_archive_on_this_host(model_path))
+        except (ModelLoadError, ModelStoreUnavailable) as exc:
             raise testing_failed(f"Could not load the model: {exc}") from None
     if assistant is None or assistant.model is None:
         raise conflict("Loaded model file not found.")
@@ -192,25 +273,18 @@ def predict_on_events(
     }
 
 
-def models_list(*, directory: Path, loaded_file: str | None) -> list[dict[str, Any]]:
-    """The archives in the model directory, newest first, with the one being served."""
-    if not directory.is_dir():
-        return []
-    archives = [p for p in directory.iterdir() if p.name.endswith(ARCHIVE_SUFFIX) and p.is_file()]
-    archives.sort(key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
-    return [_model_entry(path, loaded_file) for path in archives]
-
-
-def _model_entry(path: Path, loaded_file: str | None) -> dict[str, Any]:
-    stat = path.stat()
-    try:
-        model_id = read_archive_metadata(path).get("model_id")
-    except ModelLoadError:
-        model_id = None  # listed anyway: the admin should see a broken archive
-    return {
-        "name": path.name,
-        "model_id": model_id,
-        "created": datetime.fromtimestamp(stat.st_mtime, tz=UTC).isoformat(),
-        "size": stat.st_size,
-        "loaded": path.name == loaded_file,
-    }
+def models_list() -> list[dict[str, Any]]:
+    """The stored archives, newest first, marking the one every process serves."""
+    chosen = served_model_get()
+    served = chosen.archive_id if chosen is not None else None
+    return [
+        {
+            "name": archive.name,
+            "model_id": archive.model_id or None,
+            "sha256": archive.sha256,
+            "created": archive.created.isoformat(),
+            "size": archive.size,
+            "loaded": archive.sha256 == served,
+        }
+        for archive in archives_newest_first()
+    ]

@@ -17,6 +17,7 @@ from jobs.kinds import JobKind, Outcome, job_kind_register
 from jobs.models import Job
 from jobs.selectors import job_count_running
 from serving import services
+from serving.archives import archive_fetch
 from serving.holder import current_assistant
 
 PROGRESS_EVERY_SECONDS = 0.5
@@ -33,16 +34,21 @@ def active_training_jobs() -> int:
 
 def _train(job: Job) -> Outcome:
     params = job.params
-    output = params.get("output_dir")
-    path = services.model_train(
+    archive = services.model_train(
         document=job.body,
-        output_dir=Path(output) if output else None,
         force=bool(params.get("force_training", False)),
         augmentation=int(params.get("augmentation", 50)),
         progress=progress_reporter(job),
     )
-    result = {"filename": path.name, "size": path.stat().st_size}
-    return result, str(path)
+    result = {"filename": archive.name, "size": archive.size, "sha256": archive.sha256}
+    # The store is what every host reads (the client's answer, GET /models); the cached
+    # copy on this host is what the callback sends.
+    return result, str(archive_fetch(archive))
+
+
+def _trained_archive_here(job: Job) -> Path:
+    """The trained archive in this host's cache, fetched from the store if it ran elsewhere."""
+    return services.model_archive_file(sha256=job.result["sha256"])
 
 
 def _test_intents(job: Job) -> Outcome:
@@ -70,7 +76,14 @@ def _test_stories(job: Job) -> Outcome:
 
 def register_job_kinds() -> None:
     """Called from ``ServingConfig.ready()``; work raises ServiceError for the client's mistakes."""
-    job_kind_register(JobKind(TRAIN, _train, failure_reason="TrainingError"))
+    job_kind_register(
+        JobKind(
+            TRAIN,
+            _train,
+            failure_reason="TrainingError",
+            local_result_file=_trained_archive_here,
+        )
+    )
     job_kind_register(JobKind(TEST_INTENTS, _test_intents, failure_reason="TestingError"))
     job_kind_register(JobKind(TEST_STORIES, _test_stories, failure_reason="TestingError"))
 

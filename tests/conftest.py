@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import dj_database_url
 import jwt
 import pytest
 
@@ -99,3 +102,47 @@ def initbot_model(initbot_archive):
     from engine.model import load_model
 
     return load_model(initbot_archive)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, tmp_path_factory, initbot_archive) -> Iterator:
+    """Real workers on the TEST database, or None when tasks run eagerly.
+
+    Defined here, once: a session fixture imported into two conftest files is two
+    fixtures, and the second would start a second set of workers beside the first.
+
+    Two of each queue's tasks at a time: two trainings fill the training worker, and the
+    realtime worker (with beat) must still fire a reminder (tests/jobs/test_queues.py).
+    """
+    from django.conf import settings as django_settings
+    from django.db import connection
+
+    from tests.jobs.conftest import FAST_JOB_SETTINGS, QueueWorkers, WorkerProcess
+
+    if not django_settings.CELERY_BROKER_URL:
+        yield None
+        return
+
+    database = dj_database_url.parse(os.environ["DATABASE_URL"])
+    test_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_url,
+        "CONVAPI_MODEL": str(initbot_archive),
+        "CONVAPI_BEAT_SECONDS": "1",
+        **{name: str(value) for name, value in FAST_JOB_SETTINGS.items()},
+    }
+    # The run's own broker key prefix (tests/conftest.py): purging empties only this
+    # run's queue, never another run's on the same Redis database.
+    assert env.get("CONVAPI_TEST_BROKER_KEYPREFIX"), "no per-run broker key prefix"
+    logs = tmp_path_factory.mktemp("worker")
+    workers = QueueWorkers(
+        [
+            WorkerProcess(env, logs / "training.log", queues="training", beat=False),
+            WorkerProcess(env, logs / "realtime.log", queues="realtime"),
+        ]
+    )
+    workers.start(purge=True)
+    yield workers
+    workers.stop()

@@ -23,7 +23,16 @@ from engine.story_writer import write_test_stories
 from serving.holder import current_assistant
 from trackers import admin_filters as filters
 from trackers import review, store
-from trackers.models import Conversation, Correction, DeletionRecord, Event, Reminder, Tag
+from trackers.models import (
+    Conversation,
+    Correction,
+    DeletionRecord,
+    Event,
+    OutboxEvent,
+    Reminder,
+    Tag,
+)
+from trackers.outbox import outbox_figures
 from trackers.transcript import transcript
 
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -31,6 +40,19 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 class TagActionForm(helpers.ActionForm):
     tag = forms.CharField(required=False, label="Tag", help_text="(for the tag actions)")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows kept as a record: shown, never added, changed or deleted from the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Conversation)
@@ -325,7 +347,7 @@ class CorrectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(DeletionRecord)
-class DeletionRecordAdmin(admin.ModelAdmin):
+class DeletionRecordAdmin(ReadOnlyAdmin):
     list_display = ("deleted_at", "sender_digest", "event_count", "deleted_by", "via")
     search_fields = ("sender_digest",)
 
@@ -335,15 +357,6 @@ class DeletionRecordAdmin(admin.ModelAdmin):
         if not term:
             return queryset, False
         return queryset.filter(sender_digest__in=[term, review.sender_digest(term)]), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def _positive_int(value: str | None) -> int | None:
@@ -357,3 +370,21 @@ class ReminderAdmin(admin.ModelAdmin):
     list_display = ["name", "sender_id", "intent", "trigger_at", "status", "finished"]
     list_filter = ["status", "kill_on_user_msg"]
     search_fields = ["sender_id", "name", "intent"]
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    """Read-only: the events waiting for the event broker, and those it refused."""
+
+    list_display = ("id", "sender_id", "seq", "created_at", "failed_at", "error")
+    list_filter = (("failed_at", admin.EmptyFieldListFilter),)
+    search_fields = ("sender_id",)
+    readonly_fields = ("id", "sender_id", "seq", "message", "created_at", "failed_at", "error")
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        figures = outbox_figures()
+        title = (
+            f"Event outbox: {figures.pending} pending, the oldest {figures.oldest_seconds:.0f} s "
+            f"old; {figures.set_aside} refused by the broker"
+        )
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})

@@ -185,3 +185,46 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} for {self.sender_id} at {self.trigger_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ConversationLock(models.Model):
+    """A conversation's lock when the database is the lock store (no ``CONVAPI_LOCK_STORE``).
+
+    A lease, not a row lock: taken and released in short transactions of their own, so no
+    transaction stays open while a turn waits on an action server.
+    """
+
+    sender_id = models.CharField(max_length=255, primary_key=True)
+    token = models.CharField(max_length=32)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
+
+
+class OutboxEvent(models.Model):
+    """One event waiting for the event broker: the transactional outbox.
+
+    Written by the store in the same transaction as the event it carries (so a turn that
+    rolls back publishes nothing, and one that commits is never lost), only while
+    ``endpoints.yml`` names an ``event_broker``. The relay (``trackers/relay.py``)
+    publishes rows in ``id`` order and deletes each once the broker confirmed it; ``id`` is
+    the message id consumers deduplicate on (delivery is at least once).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    sender_id = models.CharField(max_length=255)
+    seq = models.PositiveIntegerField()  # the event's seq in its conversation
+    message = models.TextField()  # the exact JSON text published (Rasa's message)
+    created_at = models.DateTimeField()
+    # Set when the broker refused this message itself (not an outage): the relay leaves
+    # it here, visible in the admin, and goes on with the next rows.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "outbox event"
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.sender_id}#{self.seq}"

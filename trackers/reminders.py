@@ -24,9 +24,11 @@ from django.utils import timezone
 from engine.errors import EngineError, ServiceError
 from engine.events import Event, ReminderCancelled, ReminderScheduled, Restarted
 from engine.reminders import cancels
+from jobs.metrics import REMINDERS
 from serving.holder import current_assistant
 from trackers import store
 from trackers.models import Reminder
+from trackers.outputs import messages_push
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ def reminder_fire(*, reminder_id: int) -> str:
     Reminder.objects.filter(pk=row.pk).update(
         status=status, outcome=outcome, finished=timezone.now()
     )
+    REMINDERS.labels(status).inc()
     return outcome
 
 
@@ -125,6 +128,11 @@ def _fire(row: Reminder) -> tuple[str, str]:
         return Reminder.Status.FAILED, f"{type(exc).__name__}: {exc}"
     if turn.result.skipped:
         return Reminder.Status.OUTDATED, turn.result.skipped
+    # Nobody's request waits for these messages: the channel the user last wrote from
+    # delivers them if it can push (socket.io, callback); over REST they stay in the tracker.
+    messages_push(
+        sender_id=row.sender_id, input_channel=turn.latest_channel, messages=turn.messages
+    )
     return Reminder.Status.FIRED, f"triggered intent '{row.intent}'"
 
 

@@ -23,7 +23,15 @@ from django.db.models import QuerySet
 from engine.events import ActionExecuted, Event, UserUttered
 from engine.story_writer import dump_training_data, nlu_examples, nlu_section, training_stories
 from trackers import store
-from trackers.models import Conversation, Correction, DeletionRecord, Note, Tag
+from trackers.models import (
+    Conversation,
+    Correction,
+    DeletionRecord,
+    Note,
+    OutboxEvent,
+    Reminder,
+    Tag,
+)
 from trackers.models import Event as EventRow
 
 NAME_PATTERN = re.compile(r"^[^\s/]\S*$")
@@ -167,7 +175,8 @@ def sender_digest(sender_id: str) -> str:
 
 
 def conversation_delete(*, conversation: Conversation, deleted_by: str, via: str) -> DeletionRecord:
-    """Erase a conversation (GDPR): events, corrections, tags and notes go in one transaction."""
+    """Erase a conversation (GDPR): events, corrections, tags, notes, reminders and unpublished
+    outbox events (they name the sender too) go in one transaction."""
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         record = DeletionRecord.objects.create(
@@ -183,6 +192,10 @@ def conversation_delete(*, conversation: Conversation, deleted_by: str, via: str
         locked.tags.clear()
         EventRow.objects.filter(conversation=locked).delete()
         _admin_log_of(locked).delete()  # the admin's history names the sender id too
+        Reminder.objects.filter(sender_id=locked.sender_id).delete()
+        # Events the relay has not published yet are not published any more (those it
+        # has are the broker's consumers' to erase).
+        OutboxEvent.objects.filter(sender_id=locked.sender_id).delete()
         locked.delete()
     return record
 

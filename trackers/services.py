@@ -16,6 +16,7 @@ from engine.events import Event
 from engine.session import session_start_events, starts_with_session_start
 from engine.tracker import EventVerbosity, Tracker, TrackerContext
 from trackers import store
+from trackers.locks import conversation_locked
 from trackers.models import Conversation
 
 
@@ -99,8 +100,8 @@ def tracker_events_append(
     ``side_effects`` (``execute_side_effects=true``: reminders) sees the stored events,
     inside the same transaction.
     """
-    with transaction.atomic():
-        conversation = store.conversation_lock(sender_id=sender_id)
+    with conversation_locked(sender_id), transaction.atomic():
+        conversation = store.conversation_get_or_create(sender_id=sender_id)
         _check_if_match(conversation, if_match)
         tracker = store.tracker_restore(conversation, context.slot_defaults)
         new_events = list(events)
@@ -125,8 +126,8 @@ def tracker_events_replace(
     if_match: str | None = None,
 ) -> TrackerResponse:
     """PUT /tracker/events: the posted events become the whole log, as posted."""
-    with transaction.atomic():
-        conversation = store.conversation_lock(sender_id=sender_id)
+    with conversation_locked(sender_id), transaction.atomic():
+        conversation = store.conversation_get_or_create(sender_id=sender_id)
         _check_if_match(conversation, if_match)
         tracker = store.events_replace(conversation, events, context.slot_defaults)
         return TrackerResponse(tracker.current_state(verbosity), tracker_etag(conversation))

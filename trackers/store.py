@@ -13,10 +13,13 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
+from engine.errors import conversation_busy
+from engine.event_brokers import event_message
 from engine.events import (
     ActionExecuted,
     Event,
@@ -27,7 +30,8 @@ from engine.events import (
 )
 from engine.session import ACTION_SESSION_START
 from engine.tracker import Tracker
-from trackers.models import Conversation
+from serving.holder import configured_event_broker
+from trackers.models import Conversation, OutboxEvent
 from trackers.models import Event as EventRow
 
 SlotDefaults = Mapping[str, Any] | None
@@ -96,37 +100,33 @@ def conversation_get_or_create(*, sender_id: str) -> Conversation:
         return Conversation.objects.get(sender_id=sender_id)
 
 
-def conversation_lock(*, sender_id: str) -> Conversation:
-    """The conversation row, locked until the surrounding transaction ends.
-
-    ``SELECT ... FOR UPDATE`` serialises writers on PostgreSQL across any number of
-    processes; SQLite serialises them already (transactions begin IMMEDIATE).
-    """
-    if connection.vendor == "postgresql":
-        # Wait at most this long behind another turn; the API answers 409 + Retry-After.
-        milliseconds = int(settings.CONVAPI_LOCK_TIMEOUT_SECONDS * 1000)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {milliseconds}")
-    queryset = Conversation.objects.select_for_update()
-    conversation = queryset.filter(sender_id=sender_id).first()
-    if conversation is not None:
-        return conversation
-    try:
-        with transaction.atomic():
-            return Conversation.objects.create(sender_id=sender_id)
-    except IntegrityError:
-        return queryset.get(sender_id=sender_id)
+def conversation_new(*, sender_id: str) -> Conversation:
+    """A conversation not stored yet: its first append stores it, so a turn that fails
+    before appending leaves nothing behind."""
+    return Conversation(sender_id=sender_id)
 
 
 def events_load(
     conversation: Conversation, *, since_seq: int = 1, until: float | None = None
 ) -> list[Event]:
     """Stored events from ``since_seq`` on (inclusive), in log order."""
+    if conversation.pk is None:
+        return []
     rows = EventRow.objects.filter(conversation_id=conversation.pk, seq__gte=max(since_seq, 1))
     if until is not None:
         rows = rows.filter(timestamp__lte=until)
     # Plain JSON values: no model instances (and no per-row lookups of their conversation).
     return [event_from_data(data) for data in rows.order_by("seq").values_list("data", flat=True)]
+
+
+def event_texts_load(conversation: Conversation, *, after_seq: int) -> list[str]:
+    """Stored events after ``after_seq`` as their JSON texts, in log order, unparsed: an
+    action server call sends them on as they are."""
+    if conversation.pk is None:
+        return []
+    rows = EventRow.objects.filter(conversation_id=conversation.pk, seq__gt=after_seq)
+    texts = rows.order_by("seq").annotate(data_text=Cast("data", TextField()))
+    return list(texts.values_list("data_text", flat=True))
 
 
 def tracker_restore(
@@ -142,6 +142,9 @@ def tracker_restore(
     def load_session() -> list[Event]:
         return events_load(conversation, since_seq=conversation.latest_reset_seq)
 
+    def load_session_texts() -> list[str]:
+        return event_texts_load(conversation, after_seq=conversation.latest_reset_seq)
+
     if conversation.state and conversation.state_key == slot_layout_key(slot_defaults):
         first_seq = conversation.event_count - window + 1
         recent = events_load(conversation, since_seq=first_seq) if window > 0 else []
@@ -151,6 +154,7 @@ def tracker_restore(
             slot_defaults,
             recent_events=recent,
             session_events_loader=load_session,
+            session_texts_loader=load_session_texts,
         )
     return Tracker.from_events(conversation.sender_id, events_load(conversation), slot_defaults)
 
@@ -160,11 +164,13 @@ def events_append(
     tracker: Tracker,
     events: Sequence[Event],
     slot_defaults: SlotDefaults,
+    *,
+    fence: int | None = None,
 ) -> None:
     """Apply events to the tracker, then append them to the log with the new snapshot."""
     for event in events:
         tracker.update(event)
-    events_persist(conversation, tracker, events, slot_defaults)
+    events_persist(conversation, tracker, events, slot_defaults, fence=fence)
 
 
 def events_persist(
@@ -172,8 +178,27 @@ def events_persist(
     tracker: Tracker,
     events: Sequence[Event],
     slot_defaults: SlotDefaults,
+    *,
+    fence: int | None = None,
 ) -> None:
-    """Append events the tracker has already applied (a turn's), and its snapshot."""
+    """Append events the tracker has already applied (a turn's), and its snapshot.
+
+    Fenced: the snapshot's UPDATE, made first, matches only while the stored event count
+    is ``fence`` (by default the count this conversation was read with). Once it matched,
+    the row stays locked until the transaction ends, so the INSERT that follows cannot
+    interleave with another writer's. Call it inside ``transaction.atomic()``.
+
+    With an event broker configured, the same transaction writes each event's message to
+    the outbox (``OutboxEvent``), for the relay to publish; without one, nothing more.
+    """
+    if fence is None:
+        fence = conversation.event_count
+    if conversation.pk is None:
+        try:
+            with transaction.atomic():
+                conversation.save(force_insert=True)
+        except IntegrityError:  # stored meanwhile by a writer that did not hold the lock
+            raise conversation_busy() from None
     rows = []
     for event in events:
         seq = conversation.event_count + 1
@@ -181,8 +206,10 @@ def events_persist(
         _note_landmarks(conversation, seq, event)
         _note_review_figures(conversation, event)
         conversation.event_count = seq
-    _insert_rows(rows)
-    _save_snapshot(conversation, tracker, slot_defaults)
+    _save_snapshot(conversation, tracker, slot_defaults, fence=fence)
+    _insert_rows(EventRow, _EVENT_COLUMNS, rows)
+    if rows and configured_event_broker() is not None:
+        _insert_rows(OutboxEvent, _OUTBOX_COLUMNS, _outbox_rows(conversation.sender_id, rows))
 
 
 # Written with one plain INSERT and one UPDATE naming only these columns: inside the
@@ -191,6 +218,7 @@ def events_persist(
 _EVENT_COLUMNS = (
     "conversation", "seq", "type_name", "timestamp", "data", "intent_name", "action_name", "text",
 )  # fmt: skip
+_OUTBOX_COLUMNS = ("sender_id", "seq", "message", "created_at", "error")
 _SNAPSHOT_COLUMNS = (
     "updated", "event_count", "latest_event_time", "latest_intent", "latest_input_channel",
     "latest_restart_seq", "latest_reset_seq", "latest_session_seq", "state", "state_key",
@@ -198,12 +226,27 @@ _SNAPSHOT_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_rows(rows: Sequence[EventRow]) -> None:
+def _outbox_rows(sender_id: str, rows: Sequence[EventRow]) -> list[OutboxEvent]:
+    """Each event's message as Rasa publishes it; ids (the consumers' dedup key) are the
+    database's, so they grow in commit order within a conversation (its row is locked)."""
+    now = timezone.now()
+    return [
+        OutboxEvent(
+            sender_id=sender_id,
+            seq=row.seq,
+            message=event_message(sender_id, row.data),
+            created_at=now,
+        )
+        for row in rows
+    ]
+
+
+def _insert_rows(model: type[Any], names: Sequence[str], rows: Sequence[Any]) -> None:
     """``bulk_create`` without its per-object work, in batches the database accepts."""
-    fields = [EventRow._meta.get_field(name) for name in _EVENT_COLUMNS]
+    fields = [model._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    table = quote(EventRow._meta.db_table)
+    table = quote(model._meta.db_table)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     batch = max(connection.ops.bulk_batch_size(fields, rows), 1)
     with connection.cursor() as cursor:
@@ -221,25 +264,29 @@ def _column_values(instance: Any, fields: Sequence[Any]) -> list[Any]:
     ]
 
 
-def _update_row(conversation: Conversation, names: Sequence[str]) -> None:
-    """``save(update_fields=names)`` without its per-object work."""
+def _update_row(conversation: Conversation, names: Sequence[str], *, fence: int) -> None:
+    """``save(update_fields=names)`` without its per-object work, where the log is at ``fence``."""
     fields = [Conversation._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     params = _column_values(conversation, fields)
     table, key = quote(Conversation._meta.db_table), quote(Conversation._meta.pk.column)
+    count = quote(Conversation._meta.get_field("event_count").column)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {assignments} WHERE {key} = %s", [*params, conversation.pk]
+            f"UPDATE {table} SET {assignments} WHERE {key} = %s AND {count} = %s",
+            [*params, conversation.pk, fence],
         )
         if cursor.rowcount != 1:
-            raise Conversation.DoesNotExist(f"conversation {conversation.pk} is not stored")
+            # Another writer appended (or erased the conversation) since it was read.
+            raise conversation_busy()
 
 
 def events_replace(
     conversation: Conversation, events: Sequence[Event], slot_defaults: SlotDefaults
 ) -> Tracker:
     """Replace the whole log (PUT): the one place events are deleted, in one transaction."""
+    fence = conversation.event_count
     conversation.corrections.all().delete()  # they point at the events being replaced
     conversation.events.all().delete()
     for name in ("event_count", "latest_restart_seq", "latest_reset_seq", "latest_session_seq"):
@@ -247,7 +294,7 @@ def events_replace(
     conversation.user_turns, conversation.had_fallback = 0, False
     conversation.lowest_confidence = None
     tracker = Tracker(conversation.sender_id, slot_defaults)
-    events_append(conversation, tracker, events, slot_defaults)
+    events_append(conversation, tracker, events, slot_defaults, fence=fence)
     return tracker
 
 
@@ -281,7 +328,7 @@ def _note_review_figures(conversation: Conversation, event: Event) -> None:
 
 
 def _save_snapshot(
-    conversation: Conversation, tracker: Tracker, slot_defaults: SlotDefaults
+    conversation: Conversation, tracker: Tracker, slot_defaults: SlotDefaults, *, fence: int
 ) -> None:
     conversation.state = tracker.to_snapshot()
     conversation.state_key = slot_layout_key(slot_defaults)
@@ -290,13 +337,13 @@ def _save_snapshot(
     conversation.latest_intent = ((latest.intent_name if latest else None) or "")[:255]
     conversation.latest_input_channel = ((latest.input_channel if latest else None) or "")[:255]
     conversation.updated = timezone.now()
-    _update_row(conversation, _SNAPSHOT_COLUMNS)
+    _update_row(conversation, _SNAPSHOT_COLUMNS, fence=fence)
 
 
 def snapshot_rebuild(conversation: Conversation, slot_defaults: SlotDefaults) -> dict:
     """Recompute the snapshot from the whole log (the cache's proof of correctness)."""
     tracker = Tracker.from_events(conversation.sender_id, events_load(conversation), slot_defaults)
-    _save_snapshot(conversation, tracker, slot_defaults)
+    _save_snapshot(conversation, tracker, slot_defaults, fence=conversation.event_count)
     return conversation.state
 
 

@@ -2,10 +2,10 @@
 
 Each function here is one service a view, a channel or a task calls. The processor
 applies its events to the tracker restored from the snapshot; the store appends exactly
-those events in the same transaction, under the conversation's row lock (API.md 4.19),
-so turns on one conversation never interleave, whatever the number of web workers. A
-reminder fires through the same locked turn, so whether it still counts is decided on
-the log as it is under the lock.
+those events in one short transaction, under the conversation's lock (``trackers.locks``,
+API.md 4.19), so turns on one conversation never interleave, whatever the number of web
+workers and hosts. A reminder fires through the same locked turn, so whether it still
+counts is decided on the log as it is under the lock.
 """
 
 from __future__ import annotations
@@ -30,12 +30,18 @@ from engine.output import with_recipient
 from engine.processor import MessageProcessor, TurnResult, UnknownActionError, UnknownIntentError
 from engine.story_writer import write_test_stories
 from engine.tracker import EventVerbosity, Tracker
+from jobs.log_context import log_context
+from jobs.metrics import parse_observed, turn_measured
 from serving.holder import Assistant, processor_for, require_model
 from trackers import store
+from trackers.locks import conversation_locked
+from trackers.outputs import messages_push
 from trackers.reminders import reminders_schedule
 from trackers.services import state_events
 
 logger = logging.getLogger(__name__)
+
+CALLBACK_CHANNEL = "callback"
 
 # Events restored with the snapshot for a turn; the tracker loads more only if it must.
 TURN_WINDOW = 20
@@ -48,6 +54,8 @@ class Turn:
     result: TurnResult
     state: dict[str, Any] | None
     messages: list[dict]
+    # The channel of the user's latest message: where pushed messages go.
+    latest_channel: str | None = None
 
 
 def run_turn(
@@ -58,28 +66,49 @@ def run_turn(
     verbosity: EventVerbosity | None = EventVerbosity.AFTER_RESTART,
     must_exist: bool = False,
     state_before_step: bool = False,
+    route: str,
+    input_channel: str | None = None,
 ) -> Turn:
-    """Run ``step`` on the conversation's tracker under its lock and store its events."""
+    """Run ``step`` on the conversation's tracker under its lock and store its events.
+
+    No transaction is open while ``step`` runs: it may wait seconds on the action server.
+    The events are appended afterwards in one short transaction, fenced on the log as the
+    turn read it (``store.events_persist``). ``route`` and ``input_channel`` label the
+    turn's metrics; every line it logs names the conversation.
+    """
     processor = processor_for(require_model(assistant))
     context = assistant.tracker_context()
-    with transaction.atomic():
-        if must_exist and store.conversation_get(sender_id=sender_id) is None:
-            raise conversation_not_found()
-        conversation = store.conversation_lock(sender_id=sender_id)
+    with (
+        log_context(conversation_id=sender_id),
+        turn_measured(route=route, input_channel=input_channel),
+        conversation_locked(sender_id),
+    ):
+        conversation = store.conversation_get(sender_id=sender_id)
+        if conversation is None:
+            if must_exist:
+                raise conversation_not_found()
+            conversation = store.conversation_new(sender_id=sender_id)
         tracker = store.tracker_restore(conversation, context.slot_defaults, window=TURN_WINDOW)
         state = None
         if state_before_step:
             # Rasa's /execute answers with the tracker as fetched before the action ran.
             refresh = processor.refresh_session(tracker, sender_id=sender_id)
-            store.events_persist(conversation, tracker, refresh, context.slot_defaults)
+            with transaction.atomic():
+                store.events_persist(conversation, tracker, refresh, context.slot_defaults)
             state = _state(conversation, tracker, verbosity)
         result = step(processor, tracker)
-        store.events_persist(conversation, tracker, result.events, context.slot_defaults)
-        # Reminders the turn set or cancelled are scheduled once the events are committed.
-        reminders_schedule(sender_id=sender_id, events=result.events)
+        with transaction.atomic():
+            store.events_persist(conversation, tracker, result.events, context.slot_defaults)
+            # Reminders the turn set or cancelled are scheduled once the events are committed.
+            reminders_schedule(sender_id=sender_id, events=result.events)
         if not state_before_step:
             state = _state(conversation, tracker, verbosity)
-    return Turn(result=result, state=state, messages=with_recipient(result.messages, sender_id))
+    return Turn(
+        result=result,
+        state=state,
+        messages=with_recipient(result.messages, sender_id),
+        latest_channel=tracker.latest_input_channel,
+    )
 
 
 def _state(
@@ -105,6 +134,7 @@ def conversation_message(
     # locked, so turns queued on one busy conversation wait only for each other's dialogue.
     message_id = message_id or uuid.uuid4().hex
     parse_data = require_model(assistant).parse(text, message_id)
+    parse_observed(parse_data)
 
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.handle_message(
@@ -117,7 +147,14 @@ def conversation_message(
             parse_data=parse_data,
         )
 
-    return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=None)
+    return run_turn(
+        sender_id=sender_id,
+        assistant=assistant,
+        step=step,
+        verbosity=None,
+        route="user_message",
+        input_channel=input_channel,
+    )
 
 
 def conversation_log_message(
@@ -133,7 +170,13 @@ def conversation_log_message(
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.log_message(tracker, text=text, sender_id=sender_id, parse_data=parse_data)
 
-    return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=verbosity)
+    return run_turn(
+        sender_id=sender_id,
+        assistant=assistant,
+        step=step,
+        verbosity=verbosity,
+        route="log_message",
+    )
 
 
 def conversation_trigger_intent(
@@ -154,7 +197,13 @@ def conversation_trigger_intent(
         )
 
     try:
-        return run_turn(sender_id=sender_id, assistant=assistant, step=step, verbosity=verbosity)
+        return run_turn(
+            sender_id=sender_id,
+            assistant=assistant,
+            step=step,
+            verbosity=verbosity,
+            route="trigger_intent",
+        )
     except UnknownIntentError as exc:
         raise not_found(str(exc)) from None
 
@@ -189,6 +238,7 @@ def conversation_execute(
             verbosity=verbosity,
             must_exist=True,
             state_before_step=True,
+            route="execute",
         )
     except UnknownActionError as exc:
         raise not_found(str(exc)) from None
@@ -202,7 +252,9 @@ def conversation_predict(*, sender_id: str, assistant: Assistant) -> dict[str, A
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
         return processor.predict_next(tracker, sender_id=sender_id)
 
-    turn = run_turn(sender_id=sender_id, assistant=assistant, step=step, must_exist=True)
+    turn = run_turn(
+        sender_id=sender_id, assistant=assistant, step=step, must_exist=True, route="predict"
+    )
     prediction = turn.result.prediction
     if prediction is None:
         raise conflict("The policies made no prediction.")
@@ -232,19 +284,40 @@ def conversation_story(*, sender_id: str, all_sessions: bool, until: float | Non
 def webhook_message(
     *, sender_id: str, text: str, metadata: dict | None, input_channel: str, assistant: Assistant
 ) -> list[dict]:
-    """The REST channel: like Rasa, a failing turn answers ``[]`` (and is logged)."""
-    try:
-        turn = conversation_message(
-            sender_id=sender_id,
-            text=text,
-            assistant=assistant,
-            metadata=metadata,
-            input_channel=input_channel,
-        )
-    except (EngineError, ServiceError):
-        logger.exception("The turn of conversation '%s' failed", sender_id)
-        return []
+    """The REST channel: like Rasa, a failing turn answers ``[]`` (and is logged).
+
+    A turn refused for now (a busy conversation, a lock store down: the errors that carry
+    ``Retry-After``) stored nothing, so it is answered as such for the client to retry.
+    """
+    with log_context(conversation_id=sender_id):  # the parse's lines and the failure's too
+        try:
+            turn = conversation_message(
+                sender_id=sender_id,
+                text=text,
+                assistant=assistant,
+                metadata=metadata,
+                input_channel=input_channel,
+            )
+        except (EngineError, ServiceError) as exc:
+            if isinstance(exc, ServiceError) and "Retry-After" in exc.headers:
+                raise
+            logger.exception("The turn of conversation '%s' failed", sender_id)
+            return []
     return turn.messages
+
+
+def callback_message(
+    *, sender_id: str, text: str, metadata: dict | None, assistant: Assistant
+) -> None:
+    """The callback channel: the turn as over REST, its messages POSTed to the channel's URL."""
+    messages = webhook_message(
+        sender_id=sender_id,
+        text=text,
+        metadata=metadata,
+        input_channel=CALLBACK_CHANNEL,
+        assistant=assistant,
+    )
+    messages_push(sender_id=sender_id, input_channel=CALLBACK_CHANNEL, messages=messages)
 
 
 def conversation_reminder(
@@ -259,5 +332,10 @@ def conversation_reminder(
         return processor.handle_reminder(tracker, reminder, sender_id=sender_id)
 
     return run_turn(
-        sender_id=sender_id, assistant=assistant, step=step, verbosity=None, must_exist=True
+        sender_id=sender_id,
+        assistant=assistant,
+        step=step,
+        verbosity=None,
+        must_exist=True,
+        route="reminder",
     )

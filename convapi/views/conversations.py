@@ -36,6 +36,7 @@ from convapi.serializers import (
     StoryQuerySerializer,
     TrackerQuerySerializer,
     TriggerIntentSerializer,
+    TurnQuerySerializer,
     VerbosityQuerySerializer,
     respond_source,
     validated,
@@ -44,6 +45,7 @@ from engine.errors import conversation_not_found
 from engine.events import Event
 from serving.holder import require_assistant
 from trackers import review, services, turns
+from trackers.outputs import messages_answered
 from trackers.reminders import reminders_schedule
 
 TRACKER = {200: OpenApiTypes.OBJECT, **CONVERSATION_ERRORS}
@@ -108,9 +110,9 @@ class ConversationViewSet(viewsets.ViewSet):
     )
     def replace_events(self, request: Request, conversation_id: str) -> Response:
         """``PUT /conversations/{id}/tracker/events`` (and Rasa Core 0.x ``PUT .../tracker``):
-        replace the conversation's events."""
+        replace the conversation's events (``[]``: with none)."""
         assistant = require_assistant()
-        events = events_body(request)
+        events = events_body(request, empty_list=True)
         query = validated(VerbosityQuerySerializer, request.query_params, location="query")
         tracked = services.tracker_events_replace(
             sender_id=conversation_id,
@@ -145,13 +147,13 @@ class ConversationViewSet(viewsets.ViewSet):
         return Response(turns.conversation_predict(sender_id=conversation_id, assistant=assistant))
 
     @conversation_schema(
-        request=json(ExecuteSerializer), parameters=[VerbosityQuerySerializer], responses=TURN
+        request=json(ExecuteSerializer), parameters=[TurnQuerySerializer], responses=TURN
     )
     def execute(self, request: Request, conversation_id: str) -> Response:
         """``POST /conversations/{id}/execute`` (deprecated in Rasa, still served)."""
         assistant = require_assistant()
         body = validated(ExecuteSerializer, json_body(request))
-        query = validated(VerbosityQuerySerializer, request.query_params, location="query")
+        query = validated(TurnQuerySerializer, request.query_params, location="query")
         turn = turns.conversation_execute(
             sender_id=conversation_id,
             action_name=body["name"],
@@ -160,18 +162,20 @@ class ConversationViewSet(viewsets.ViewSet):
             verbosity=query["verbosity"],
             assistant=assistant,
         )
-        return Response({"tracker": turn.state, "messages": turn.messages})
+        return _turn_answer(
+            turn, sender_id=conversation_id, output_channel=query.get("output_channel")
+        )
 
     @conversation_schema(
         request=json(TriggerIntentSerializer),
-        parameters=[VerbosityQuerySerializer],
+        parameters=[TurnQuerySerializer],
         responses=TURN,
     )
     def trigger_intent(self, request: Request, conversation_id: str) -> Response:
         """``POST /conversations/{id}/trigger_intent``: inject an intent, run the bot."""
         assistant = require_assistant()
         body = validated(TriggerIntentSerializer, json_body(request))
-        query = validated(VerbosityQuerySerializer, request.query_params, location="query")
+        query = validated(TurnQuerySerializer, request.query_params, location="query")
         turn = turns.conversation_trigger_intent(
             sender_id=conversation_id,
             intent=body["name"],
@@ -179,7 +183,9 @@ class ConversationViewSet(viewsets.ViewSet):
             assistant=assistant,
             verbosity=query["verbosity"],
         )
-        return Response({"tracker": turn.state, "messages": turn.messages})
+        return _turn_answer(
+            turn, sender_id=conversation_id, output_channel=query.get("output_channel")
+        )
 
     @conversation_schema(
         parameters=[StoryQuerySerializer],
@@ -252,3 +258,17 @@ def api_caller(request: Request) -> str:
         user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
         return f"jwt:{user.get('username')} ({user.get('role')})"
     return "api:token" if config.token else "api:open"
+
+
+def _turn_answer(turn: turns.Turn, *, sender_id: str, output_channel: str | None) -> Response:
+    """``{"tracker", "messages"}``; ``messages`` is left out when they were pushed to
+    ``output_channel`` instead (Rasa's collecting output is the only one that answers)."""
+    messages = messages_answered(
+        sender_id=sender_id,
+        output_channel=output_channel,
+        latest_channel=turn.latest_channel,
+        messages=turn.messages,
+    )
+    if messages is None:
+        return Response({"tracker": turn.state})
+    return Response({"tracker": turn.state, "messages": messages})

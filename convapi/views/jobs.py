@@ -24,9 +24,8 @@ from convapi.views.base import GuardedView
 from engine.errors import ServiceError, error_from_body, not_found
 from jobs.models import Job
 from jobs.selectors import job_as_dict, job_get, job_list
-from jobs.services import job_submit, job_wait
-from serving.holder import current_assistant
-from serving.services import model_directory, models_list
+from jobs.services import job_refused, job_submit, job_wait
+from serving.services import models_list
 
 
 def job_response(
@@ -51,6 +50,16 @@ def job_response(
     if job.status == Job.Status.FAILED:
         raise job_error(job)
     return _accepted(job)  # still running after the wait: the client can poll it
+
+
+def job_refusal(query: Mapping[str, Any], *, kind: str, refusal: ServiceError) -> HttpResponse:
+    """A request whose body is refused: with ``callback_url`` answered 204 and the error
+    POSTed to the callback (as Rasa validates after answering), else the error itself."""
+    callback_url = query["callback_url"].strip()
+    if not callback_url:
+        raise refusal
+    job_refused(kind=kind, params={}, error=refusal.body(), callback_url=callback_url)
+    return HttpResponse(status=204)
 
 
 def job_error(job: Job) -> ServiceError:
@@ -94,14 +103,8 @@ class JobDetailView(GuardedView):
 
 
 class ModelListView(GuardedView):
-    """``GET /models``: the archives in the model directory and which one is served."""
+    """``GET /models``: the archives in the model store and which one is served."""
 
     @extend_schema(responses={200: {"type": "array", "items": {"type": "object"}}})
     def get(self, request: Request) -> Response:
-        assistant = current_assistant()
-        return Response(
-            models_list(
-                directory=model_directory(),
-                loaded_file=assistant.file_name if assistant else None,
-            )
-        )
+        return Response(models_list())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -25,9 +23,9 @@ from convapi.serializers import (
     validated,
 )
 from convapi.views.base import GuardedView
-from convapi.views.jobs import job_response
+from convapi.views.jobs import job_refusal, job_response
 from engine.emulators import EMULATORS
-from engine.errors import bad_request, not_acceptable
+from engine.errors import ServiceError, bad_request, not_acceptable
 from jobs.models import Job
 from serving import services as modelops
 from serving import work
@@ -167,20 +165,15 @@ class TrainView(GuardedView):
         },
     )
     def post(self, request: Request) -> HttpResponse:
-        if request.content_type.startswith("application/json"):
-            raise bad_request(
-                "JSON training requests are not supported; send YAML "
-                "(Content-Type: application/x-yaml).",
-                parameter="",
-            )
-        document = text_body(request, limit=settings.CONVAPI_MAX_TRAINING_BYTES)
-        if not document.strip():
-            raise bad_request("The request body is empty.", parameter="")
         query = validated(TrainQuerySerializer, request.query_params, location="query")
-        save = query["save_to_default_model_directory"]
+        try:
+            document = _training_document(request)
+        except ServiceError as refusal:
+            return job_refusal(query, kind=work.TRAIN, refusal=refusal)
         params = {
-            "save_to_default_model_directory": save,
-            "output_dir": str(modelops.model_directory().resolve()) if save else None,
+            # Accepted as Rasa's; the archive always lands in the model store (every host
+            # must be able to send it), where GET /models lists it.
+            "save_to_default_model_directory": query["save_to_default_model_directory"],
             "force_training": query["force_training"],
             "augmentation": query["augmentation"],
             "num_threads": query["num_threads"],
@@ -190,8 +183,28 @@ class TrainView(GuardedView):
         )
 
 
+def _training_document(request: Request) -> str:
+    if request.content_type.startswith("application/json"):
+        raise bad_request(
+            "JSON training requests are not supported; send YAML "
+            "(Content-Type: application/x-yaml).",
+            parameter="",
+        )
+    return _posted_text(request, check_yaml=True)
+
+
+def _posted_text(request: Request, *, check_yaml: bool) -> str:
+    text = text_body(request, limit=settings.CONVAPI_MAX_TRAINING_BYTES)
+    if not text.strip():
+        raise bad_request("The request body is empty.", parameter="")
+    if check_yaml:
+        modelops.training_text_check(text)
+    return text
+
+
 def archive_response(job: Job) -> HttpResponse:
-    path = Path(job.result_file)
+    """The trained archive, from the model store (the job may have run on another host)."""
+    path = modelops.model_archive_file(sha256=job.result["sha256"])
     response = FileResponse(
         path.open("rb"), as_attachment=True, filename=path.name, content_type="application/x-tar"
     )
@@ -212,11 +225,12 @@ class TestStoriesView(GuardedView):
         responses={**JOB_ANSWERS, **schema.error_responses(409)},
     )
     def post(self, request: Request) -> HttpResponse:
-        require_assistant()
-        text = text_body(request, limit=settings.CONVAPI_MAX_TRAINING_BYTES)
-        if not text.strip():
-            raise bad_request("The request body is empty.", parameter="")
         query = validated(TestStoriesQuerySerializer, request.query_params, location="query")
+        try:
+            require_assistant()
+            text = _posted_text(request, check_yaml=True)
+        except ServiceError as refusal:
+            return job_refusal(query, kind=work.TEST_STORIES, refusal=refusal)
         params = {"e2e": query["e2e"]}
         return job_response(
             query, kind=work.TEST_STORIES, params=params, body=text, render=report_response
@@ -230,10 +244,11 @@ class TestIntentsView(GuardedView):
         request=TEXT_BODY, parameters=[TestIntentsQuerySerializer], responses=JOB_ANSWERS
     )
     def post(self, request: Request) -> HttpResponse:
-        text = text_body(request, limit=settings.CONVAPI_MAX_TRAINING_BYTES)
-        if not text.strip():
-            raise bad_request("The request body is empty.", parameter="")
         query = validated(TestIntentsQuerySerializer, request.query_params, location="query")
+        try:
+            text = _posted_text(request, check_yaml=is_yaml(request))
+        except ServiceError as refusal:
+            return job_refusal(query, kind=work.TEST_INTENTS, refusal=refusal)
         params = {
             "is_yaml": is_yaml(request),
             "model": query["model"],

@@ -6,7 +6,10 @@ JSON out, failures as typed exceptions. ``RemoteAction`` turns the answer into e
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import requests
@@ -46,20 +49,50 @@ class ActionServerClient(Protocol):
 
 
 class HttpActionServer:
-    """POSTs payloads to the ``action_endpoint`` url with its token, headers and timeout."""
+    """POSTs payloads to the ``action_endpoint`` url with its token, headers and timeout.
 
-    def __init__(self, endpoint: ActionEndpoint, session: requests.Session | None = None) -> None:
+    Each thread calls through a ``requests.Session`` of its own: requests does not promise
+    that a session is safe to share between threads, and a web worker's threads run turns
+    at once. A session keeps its connection to the action server open between calls.
+    """
+
+    def __init__(
+        self,
+        endpoint: ActionEndpoint,
+        *,
+        call_headers: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        """``call_headers`` gives headers for each call on top of the endpoint's own: the
+        server adds the request id of the turn (the engine knows nothing of requests)."""
         self.endpoint = endpoint
-        self.session = session or requests.Session()
+        self.call_headers = call_headers
+        # The environment's proxy settings, read once: left to requests, every call would
+        # read them again and look for ~/.netrc credentials on disk.
+        self._proxies = requests.utils.get_environ_proxies(endpoint.url)
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.proxies = dict(self._proxies)
+            self._local.session = session
+        return session
 
     def call(self, payload: dict) -> dict:
         params = {"token": self.endpoint.token} if self.endpoint.token else None
+        headers = {"Content-Type": "application/json", **(self.endpoint.headers or {})}
+        if self.call_headers is not None:
+            headers.update(self.call_headers())
         try:
             response = self.session.post(
                 self.endpoint.url,
-                json=payload,
+                data=payload_json(payload),
                 params=params,
-                headers=self.endpoint.headers or None,
+                headers=headers,
                 timeout=self.endpoint.timeout,
             )
         except requests.RequestException as exc:
@@ -90,15 +123,33 @@ def _json_or_none(response: requests.Response) -> Any:
         return None
 
 
+class EventTexts(list):
+    """A tracker's events as JSON texts, written into a request body as they are."""
+
+
+def payload_json(payload: dict) -> bytes:
+    """The request body; the tracker's ``EventTexts`` are joined in, not parsed again."""
+    tracker = payload.get("tracker")
+    events = tracker.get("events") if isinstance(tracker, dict) else None
+    if not isinstance(events, EventTexts):
+        return json.dumps(payload).encode()
+    others = {key: value for key, value in payload.items() if key != "tracker"}
+    state = {key: value for key, value in tracker.items() if key != "events"}
+    # Both are non-empty objects: each text ends with its closing brace.
+    tracker_text = json.dumps(state)[:-1] + ', "events": [' + ", ".join(events) + "]}"
+    return (json.dumps(others)[:-1] + ', "tracker": ' + tracker_text + "}").encode()
+
+
 def action_payload(name: str, ctx: ActionContext, *, with_domain: bool = False) -> dict:
     """The request body: next action, sender, full tracker state, domain unless selective."""
     payload: dict[str, Any] = {
         "next_action": name,
         "sender_id": ctx.sender_id,
         # Like Rasa >= 3.6, the action server sees the whole latest session, not a window.
-        "tracker": ctx.tracker.current_state(
-            EventVerbosity.ALL, events=ctx.tracker.session_events()
-        ),
+        "tracker": {
+            **ctx.tracker.current_state(EventVerbosity.NONE),
+            "events": EventTexts(ctx.tracker.session_event_texts()),
+        },
         "version": __version__,
     }
     endpoint = ctx.server.endpoint if ctx.server is not None else None

@@ -28,13 +28,15 @@ class DIETClassifier(Component):
         "intent_classification": True,
         "entity_recognition": True,
         "ranking_length": 10,
-        # C tuned on CLINC150 validation (see bench/nlu_clinc150.py). The softmax temperature
-        # that turns SVM margins into confidences is fitted on held-out scores when null (and
-        # is 0.2 on data too small to hold any out); a number fixes it.
+        # C: 1, 2 and 4 score alike in 5-fold cross-validation on CLINC150's training data.
+        # The softmax temperature that turns SVM margins into confidences is fitted on
+        # held-out scores when null (and is 0.2 on data too small to hold any out); a number
+        # fixes it. ``use_idf`` null chooses idf or flat n-gram weights on held-out data.
         "C": 2.0,
         "max_iter": 1000,
         "temperature": None,
         "use_bigrams": True,
+        "use_idf": None,
         "L1_c": 0.1,
         "L2_c": 0.05,
         "max_iterations": 60,
@@ -53,6 +55,7 @@ class DIETClassifier(Component):
                 max_iter=int(self.options["max_iter"]),
                 bigrams=bool(self.options["use_bigrams"]),
                 temperature=_optional_float(self.options["temperature"]),
+                use_idf=_optional_bool(self.options["use_idf"]),
             )
             self.model.fit(labelled, [m.example.intent for m in labelled], self.seed)
         if self.options["entity_recognition"] and data.entities:
@@ -87,6 +90,10 @@ class DIETClassifier(Component):
 
 def _optional_float(value: Any) -> float | None:
     return None if value is None else float(value)
+
+
+def _optional_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 class CRFEntityExtractor(DIETClassifier):

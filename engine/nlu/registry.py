@@ -1,7 +1,8 @@
 """Component names as ``config.yml`` spells them, Rasa's default pipeline, and substitutions.
 
-Components that need libraries we do not ship (transformers, MITIE, and spaCy when it or the
-named model is missing) are replaced by sparse equivalents; each replacement is recorded so
+Components that need libraries we do not ship (transformers, MITIE, spaCy when it or the named
+model is missing, and LanguageModelFeaturizer without the optional WordLlama package) are
+replaced by sparse equivalents; each replacement is recorded so
 training output and the model's metadata can say so.
 """
 
@@ -29,6 +30,7 @@ from engine.nlu.featurizers import (
     LexicalSyntacticFeaturizer,
     RegexFeaturizer,
 )
+from engine.nlu.language_model import LanguageModelFeaturizer, embeddings_installed
 from engine.nlu.response_selector import ResponseSelector
 from engine.nlu.spacy_components import SPACY_COMPONENTS, spacy_installed, spacy_usable
 from engine.nlu.tokenizers import WhitespaceTokenizer
@@ -94,6 +96,9 @@ def expand_pipeline(
         if name in COMPONENTS:
             have_tokenizer = have_tokenizer or name == "WhitespaceTokenizer"
             concrete.append(spec)
+        elif name == LanguageModelFeaturizer.name and embeddings_installed():
+            concrete.append(spec)
+            notes.append(_language_model_note(spec))
         elif use_spacy and name in SPACY_COMPONENTS:
             have_tokenizer = have_tokenizer or name == "SpacyTokenizer"
             concrete.append(spec)
@@ -150,7 +155,14 @@ def _note(name: str, replacement: list[dict[str, Any]], spacy_model: str | None)
     return f"{name} was replaced by {names} ({why})"
 
 
+def _language_model_note(spec: dict[str, Any]) -> str:
+    asked = spec.get("model_weights") or spec.get("model_name") or "bert"
+    return f"LanguageModelFeaturizer runs WordLlama's packaged model instead of '{asked}'"
+
+
 def build(spec: dict[str, Any], *, language: str, seed: int) -> Component:
     options = {k: v for k, v in spec.items() if k != "name"}
+    if spec["name"] == LanguageModelFeaturizer.name:
+        return LanguageModelFeaturizer(options, language=language, seed=seed)
     component = COMPONENTS.get(spec["name"]) or SPACY_COMPONENTS[spec["name"]]
     return component(options, language=language, seed=seed)

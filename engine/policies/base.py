@@ -33,7 +33,9 @@ class PolicyPrediction:
 
     @property
     def action_index(self) -> int:
-        return int(np.argmax(self.probabilities)) if self.probabilities else 0
+        # The first highest, as numpy's argmax picks it, without converting the list.
+        scores = self.probabilities
+        return max(range(len(scores)), key=scores.__getitem__) if scores else 0
 
     @property
     def action_name(self) -> str | None:
@@ -84,6 +86,20 @@ class PredictionContext:
         tail = recent_applied(self.history)
         states = self.builder.states_after(tail.base, tail.events)
         return states, tail.folded_actions + len(states)
+
+    @cached_property
+    def ml_states(self) -> list[State]:
+        """The states without the hidden rule turns (what memoization and TED see).
+
+        From the same tail as ``states``: the tail counts the actions these states show,
+        so it holds more than ``history`` of them; its first state may lack the hidden run
+        before it, and falls outside the window.
+        """
+        recent_applied = getattr(self.tracker, "recent_applied", None)
+        if self.history is None or recent_applied is None:
+            return self.builder.ml_states(self.events)
+        tail = recent_applied(self.history + 1)
+        return self.builder.ml_states(tail.events, tail.base)
 
     @cached_property
     def rejected_action(self) -> str | None:

@@ -2,7 +2,8 @@
 
 Choosing among the policies follows Rasa's default ensemble: the highest confidence wins and a
 tie goes to the higher priority (RulePolicy 6 > Memoization 3 > AugmentedMemoization 2 > TED 1);
-an action the tracker just rejected scores zero everywhere.
+an action the tracker just rejected scores zero everywhere. The events a policy attaches to
+its prediction (``LoopInterrupted``) are kept whichever policy wins.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.config import DEFAULT_POLICIES
 from engine.dialogue_states import StateBuilder
 from engine.errors import ConfigError, ModelLoadError
 from engine.policies.base import Policy, PolicyPrediction, PredictionContext
@@ -32,12 +34,6 @@ POLICY_CLASSES: dict[str, type[Policy]] = {
         UnexpecTEDIntentPolicy,
     )
 }
-DEFAULT_POLICIES: list[dict[str, Any]] = [
-    {"name": "MemoizationPolicy"},
-    {"name": "RulePolicy"},
-    {"name": "UnexpecTEDIntentPolicy", "max_history": 5, "epochs": 100},
-    {"name": "TEDPolicy", "max_history": 5, "epochs": 100},
-]
 INDEX_FILE = "policies.json"
 ARRAYS_FILE = "policies.npz"
 FORMAT_VERSION = 1
@@ -107,17 +103,20 @@ class PolicyEnsemble:
             tracker, domain, self.builder(domain), history=self.state_window
         )
         best: PolicyPrediction | None = None
+        events: list = []
         for policy in self.policies:
             prediction = policy.predict(context)
             if prediction is None:
                 continue
+            events += prediction.events
             _zero_rejected(prediction, context)
             if best is None or _rank(prediction) > _rank(best):
                 best = prediction
         if best is None:
             zeros = [0.0] * len(context.action_names)
-            return PolicyPrediction(zeros, None, 0.0, action_names=context.action_names)
+            best = PolicyPrediction(zeros, None, 0.0, action_names=context.action_names)
         best.confidence = best.max_confidence
+        best.events = events  # every policy's, as Rasa applies them whichever wins
         return best
 
     # --- persistence ---------------------------------------------------------------------

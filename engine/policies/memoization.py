@@ -48,7 +48,7 @@ class MemoizationPolicy(Policy):
         return self.lookup.get(state_key(self._window(states)))
 
     def predict(self, context: PredictionContext) -> PolicyPrediction | None:
-        action = self.recall(context.states)
+        action = self.recall(context.ml_states)
         if action is None:
             return None
         return self.prediction(context, context.one_hot(action))

@@ -6,6 +6,12 @@ rule's ``...`` start; a conversation matches when its latest states contain thos
 Before rules come Rasa's defaults: ``/restart``, ``/back`` and ``/session_start`` intents,
 then an active loop's happy path (run the loop, listen after it). A rule that would listen
 while a loop is active (after an interruption) hands back to the loop instead.
+
+Rules and stories that run the active loop straight after a user message (the user came back
+to the form after an unhappy path, as in "stop" -> "continue?" -> "yes") are remembered by the
+action before that message and the message's state. When a conversation matches one, the
+prediction carries ``LoopInterrupted(True)`` whichever policy wins: the form then asks its
+next slot instead of validating the answer to the other question, as Rasa's RulePolicy does.
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ from engine.dialogue_states import (
     sub_state_matches,
 )
 from engine.errors import BotError
-from engine.events import ACTION_LISTEN, ActionExecuted, ActionExecutionRejected, UserUttered
+from engine.events import (
+    ACTION_LISTEN,
+    ActionExecuted,
+    ActionExecutionRejected,
+    LoopInterrupted,
+    UserUttered,
+)
 from engine.policies.base import Policy, PolicyPrediction, PredictionContext
 from engine.policies.training_trackers import TrainingTracker
 from engine.training_data.stories import RULE_SNIPPET_ACTION
@@ -65,6 +77,13 @@ class RulePolicy(Policy):
         super().__init__(config)
         self.entries: list[RuleEntry] = []
         self.keep_listening: set[str] = set()  # rule keys that listen inside a loop on purpose
+        # [action before the user message, the message's state] after which a rule or story
+        # runs the active loop again: the loop comes back from an unhappy path.
+        self.loop_returns: list[list[State]] = []
+        # What decided a prediction (a rule, a default, a loop's happy path) that some story
+        # also makes: other rule turns are hidden from the learned policies, as in Rasa.
+        # None for a model trained before this was learned: it hides nothing.
+        self.in_stories: set[str] | None = set()
 
     @property
     def window(self) -> int:
@@ -91,14 +110,19 @@ class RulePolicy(Policy):
                 if entry.action == ACTION_LISTEN and _listens_inside_loop(entry.states):
                     self.keep_listening.add(key)
         self.entries = list(by_key.values())
+        self.loop_returns = _loop_returns(trackers, builder)
+        self.in_stories = set()
+        contradictions = self._replay(trackers, domain, builder)
         if self.config["check_for_contradictions"]:
-            conflicts += self._contradictions(trackers, domain, builder)
+            conflicts += contradictions
             if conflicts:
                 raise BotError("contradicting rules or stories found:\n- " + "\n- ".join(conflicts))
 
-    def _contradictions(
+    def _replay(
         self, trackers: list[TrainingTracker], domain: Any, builder: StateBuilder
     ) -> list[str]:
+        """Run the rules over every story and rule: where they contradict one, and which
+        of them (``in_stories``) predict a story's own action."""
         from engine.tracker import Tracker
 
         found: list[str] = []
@@ -130,6 +154,10 @@ class RulePolicy(Policy):
         if predicted and predicted == tracker.active_loop_name and gold != predicted:
             tracker.update(ActionExecutionRejected(predicted))  # the loop would have refused
             predicted, entry = self._decide(PredictionContext(tracker, domain, builder))
+        if predicted is not None and predicted == gold and not training.is_rule:
+            source = _source(tracker, predicted, entry)
+            if source is not None and self.in_stories is not None:
+                self.in_stories.add(source)
         if predicted is None or predicted == gold:
             return None
         kind = "rule" if training.is_rule else "story"
@@ -142,15 +170,35 @@ class RulePolicy(Policy):
     # --- prediction ----------------------------------------------------------------------
 
     def predict(self, context: PredictionContext) -> PolicyPrediction | None:
-        action, _ = self._decide(context)
+        action, entry = self._decide(context)
         if action is not None and action != context.rejected_action:
-            return self.prediction(context, context.one_hot(action))
-        if not self.config["enable_fallback_prediction"]:
+            prediction = self.prediction(context, context.one_hot(action))
+            source = _source(context.tracker, action, entry)
+            prediction.hide_rule_turn = (
+                source is not None and self.in_stories is not None and source not in self.in_stories
+            )
+        elif self.config["enable_fallback_prediction"]:
+            threshold = float(self.config["core_fallback_threshold"])
+            prediction = self.prediction(
+                context, context.one_hot(self.config["core_fallback_action_name"], threshold)
+            )
+        else:
+            prediction = self.prediction(context, [0.0] * len(context.action_names))
+        # Where rules decide (not a default, the loop's happy path or a hand-back to the
+        # loop), the user may be coming back to the loop after an unhappy path.
+        rules_decide = action is None or (entry is not None and entry.action == action)
+        if rules_decide and self._returns_to_loop(context):
+            prediction.events.append(LoopInterrupted(True))
+        if prediction.max_confidence == 0.0 and not prediction.events:
             return None
-        threshold = float(self.config["core_fallback_threshold"])
-        return self.prediction(
-            context, context.one_hot(self.config["core_fallback_action_name"], threshold)
-        )
+        return prediction
+
+    def _returns_to_loop(self, context: PredictionContext) -> bool:
+        tracker = context.tracker
+        if not tracker.active_loop_name or tracker.latest_action_name != ACTION_LISTEN:
+            return False
+        states = context.states
+        return any(_tail_matches(key, states) for key in self.loop_returns)
 
     def _decide(self, context: PredictionContext) -> tuple[str | None, RuleEntry | None]:
         tracker = context.tracker
@@ -180,11 +228,32 @@ class RulePolicy(Policy):
             {"states": e.states, "action": e.action, "rules": e.rules, "from_start": e.from_start}
             for e in self.entries
         ]
-        return {"entries": entries, "keep_listening": sorted(self.keep_listening)}, {}
+        data = {
+            "entries": entries,
+            "keep_listening": sorted(self.keep_listening),
+            "loop_returns": self.loop_returns,
+            "in_stories": sorted(self.in_stories or ()),
+        }
+        return data, {}
 
     def load_data(self, data: dict[str, Any], arrays: dict) -> None:
         self.entries = [RuleEntry(**entry) for entry in data.get("entries") or []]
         self.keep_listening = set(data.get("keep_listening") or [])
+        self.loop_returns = data.get("loop_returns") or []
+        found = data.get("in_stories")
+        self.in_stories = None if found is None else set(found)
+
+
+def _source(tracker: Any, action: str, entry: RuleEntry | None) -> str | None:
+    """What decided ``action``: a rule, one of Rasa's defaults, or the loop's happy path."""
+    if entry is not None:
+        return _entry_key(entry)
+    if action == _default_action(tracker):
+        return f"default:{action}"
+    loop = tracker.active_loop_name
+    if loop and action in (loop, ACTION_LISTEN):
+        return f"loop:{loop}:{action}"
+    return None
 
 
 def _default_action(tracker: Any) -> str | None:
@@ -210,6 +279,26 @@ def _entries(tracker: TrainingTracker, builder: StateBuilder) -> list[RuleEntry]
     return entries
 
 
+def _loop_returns(trackers: list[TrainingTracker], builder: StateBuilder) -> list[list[State]]:
+    """Where a rule or story runs the active loop right after a user message: the action
+    before the message (when there is one) and the message's state, once each."""
+    found: dict[str, list[State]] = {}
+    for tracker in trackers:
+        if tracker.is_augmented:
+            continue
+        states, labels = builder.states(tracker.events, rule=tracker.is_rule)
+        for index, label in enumerate(labels):
+            now = states[index]
+            loop = now.get(ACTIVE_LOOP, {}).get("name")
+            after_user = now.get(PREV_ACTION, {}).get("action_name") == ACTION_LISTEN
+            if not loop or loop == SHOULD_NOT_BE_SET or not after_user or label != loop:
+                continue
+            before = states[index - 1].get(PREV_ACTION) if index else None
+            key = [{PREV_ACTION: before}, now] if before else [now]
+            found.setdefault(state_key(key), key)
+    return list(found.values())
+
+
 def _after_snippet(states: list[State]) -> int | None:
     for index in range(len(states) - 1, -1, -1):
         if states[index].get(PREV_ACTION, {}).get("action_name") == RULE_SNIPPET_ACTION:
@@ -221,8 +310,14 @@ def _matches(entry: RuleEntry, states: list[State], count: int) -> bool:
     """Whether the rule holds; ``states`` are the latest of the session's ``count`` states."""
     if count < len(entry.states) or (entry.from_start and count != len(entry.states)):
         return False
-    tail = states[len(states) - len(entry.states) :]
-    return all(sub_state_matches(want, have) for want, have in zip(entry.states, tail, strict=True))
+    return _tail_matches(entry.states, states)
+
+
+def _tail_matches(wanted: list[State], states: list[State]) -> bool:
+    if len(states) < len(wanted):
+        return False
+    tail = states[len(states) - len(wanted) :]
+    return all(sub_state_matches(want, have) for want, have in zip(wanted, tail, strict=True))
 
 
 def _entry_key(entry: RuleEntry) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
+from bench.same_sender import start_gunicorn, stop
 from serving.holder import (
     Assistant,
     assistant_from_domain_file,
@@ -80,3 +83,40 @@ def token_auth(settings) -> None:
 def trained_initbot(initbot_model) -> Iterator[Assistant | None]:
     """The served assistant is a real trained initbot model."""
     yield from _loaded(assistant_from_model(initbot_model))
+
+
+def database_url_of_this_run() -> str:
+    """The URL of the database this test run uses, for the server processes."""
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{name}"
+    return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture
+def gunicorn_on_test_db(initbot_archive) -> Iterator[Callable[..., str]]:
+    """Start ``gunicorn config.wsgi`` serving initbot on the test database; its base URL.
+
+    ``env`` adds to or overrides the server's environment. Stopped after the test.
+    """
+    processes = []
+
+    def start(*, workers: int = 3, threads: int = 1, env: dict[str, str] | None = None) -> str:
+        server_env = {
+            **os.environ,
+            "DATABASE_URL": database_url_of_this_run(),
+            "CONVAPI_MODEL": str(initbot_archive),
+            "CONVAPI_AUTH_TOKEN": "",
+            "CONVAPI_JWT_SECRET": "",
+            "CONVAPI_LOG_LEVEL": "WARNING",
+            "GUNICORN_CMD_ARGS": f"--threads {threads}",
+            **(env or {}),
+        }
+        server_env.pop("CELERY_BROKER_URL", None)
+        process, base_url = start_gunicorn(server_env, workers)
+        processes.append(process)
+        return base_url
+
+    yield start
+    for process in processes:
+        stop(process)

@@ -73,7 +73,7 @@ def test_it_refuses_a_body_over_the_size_limit(client, settings, method, path, g
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
     padded = json.dumps({"padding": "x" * 5000, **good} if isinstance(good, dict) else good * 200)
     assert len(padded) > 2000
-    assert_error(send(client, method, path, padded.encode()), status=400)
+    assert_error(send(client, method, path, padded.encode()), status=413)
     assert_nothing_stored()
 
 

@@ -9,13 +9,10 @@ user event followed by exactly the bot messages its client was answered.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-
 import pytest
 from django.db import connection
 
-from bench.same_sender import CaseResult, check_conversation, run_case, start_gunicorn, stop
+from bench.same_sender import CaseResult, check_conversation, run_case
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -27,34 +24,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def serve(initbot_archive) -> Iterator[Callable[..., str]]:
-    """Start gunicorn on the test database; returns its base URL. Stopped after the test."""
-    processes = []
-
-    def start(*, workers: int = 3, threads: int = 1, lock_timeout: int | None = None) -> str:
-        database = connection.settings_dict["NAME"]
-        env = {
-            **os.environ,
-            "DATABASE_URL": os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + database,
-            "CONVAPI_MODEL": str(initbot_archive),
-            "CONVAPI_AUTH_TOKEN": "",
-            "CONVAPI_JWT_SECRET": "",
-            "CONVAPI_LOG_LEVEL": "WARNING",
-            "GUNICORN_CMD_ARGS": f"--threads {threads}",
-        }
-        env.pop("CELERY_BROKER_URL", None)
-        if lock_timeout is not None:
-            env["CONVAPI_LOCK_TIMEOUT_SECONDS"] = str(lock_timeout)
-        process, base_url = start_gunicorn(env, workers)
-        processes.append(process)
-        return base_url
-
-    yield start
-    for process in processes:
-        stop(process)
-
-
 def assert_served_in_order(base_url: str, result: CaseResult, statuses: set[int]) -> None:
     assert set(result.statuses) <= statuses, result.statuses
     check = check_conversation(base_url, "", result)
@@ -62,16 +31,18 @@ def assert_served_in_order(base_url: str, result: CaseResult, statuses: set[int]
 
 
 @pytest.mark.parametrize(("clients", "turns"), [(8, 25), (64, 4)])
-def test_it_serves_every_turn_of_one_busy_conversation_once_and_in_turn(serve, clients, turns):
-    base_url = serve(workers=3)
+def test_it_serves_every_turn_of_one_busy_conversation_once_and_in_turn(
+    gunicorn_on_test_db, clients, turns
+):
+    base_url = gunicorn_on_test_db(workers=3)
     result = run_case(base_url, f"busy-{clients}", clients, turns)
     assert len(result.replies) == clients * turns
     assert_served_in_order(base_url, result, {200})
 
 
-def test_it_answers_409_with_retry_after_or_200_when_the_lock_wait_is_short(serve):
-    """Many threads wait on one row lock for at most 1 s; a 409 stores nothing and is retried."""
-    base_url = serve(workers=3, threads=16, lock_timeout=1)
+def test_it_answers_409_with_retry_after_or_200_when_the_lock_wait_is_short(gunicorn_on_test_db):
+    """Many threads wait on one lock for at most 1 s; a 409 stores nothing and is retried."""
+    base_url = gunicorn_on_test_db(workers=3, threads=16, env={"CONVAPI_LOCK_TIMEOUT_SECONDS": "1"})
     result = run_case(base_url, "busy-short-lock", 64, 4)
     assert len(result.replies) == 64 * 4
     assert_served_in_order(base_url, result, {200, 409})

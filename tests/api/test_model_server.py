@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from serving.models import ModelArchive, ServedModel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "no_model")]
 
@@ -40,13 +43,18 @@ def model_server(initbot_archive):
     server.shutdown()
 
 
-def test_it_pulls_a_model_from_the_model_server(client, settings, tmp_path, model_server):
+def test_it_pulls_a_model_into_the_store_and_serves_it(
+    client, settings, tmp_path, model_server, initbot_archive
+):
     settings.CONVAPI_MODEL = str(tmp_path)
     url, seen = model_server
     body = {"model_server": {"url": url, "wait_time_between_pulls": 0}}
     assert client.put_json("/model", body).status_code == 204
     assert client.get("/status").json()["model_file"] == "pulled.tar.gz"
-    assert (tmp_path / "pulled.tar.gz").is_file()
+    stored = ModelArchive.objects.get()
+    assert stored.name == "pulled.tar.gz"
+    assert stored.sha256 == hashlib.sha256(initbot_archive.read_bytes()).hexdigest()
+    assert ServedModel.objects.get().archive_id == stored.sha256
     assert seen == [None]
 
 

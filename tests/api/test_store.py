@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 
+from engine.actions.action_server import action_payload, payload_json
+from engine.actions.base import ActionContext
 from engine.events import event_from_dict
+from engine.responses import ResponseRenderer
 from engine.tracker import EventVerbosity, Tracker
 from trackers import store
 from trackers.models import AppendOnlyError, Conversation, Event
@@ -137,3 +141,34 @@ def test_it_round_trips_stored_events_exactly(client):
     row = Event.objects.get(conversation__sender_id="rt")
     assert store.event_from_row(row) == event_from_dict(posted)
     assert row.data == event_from_dict(posted).to_dict()
+
+
+def test_an_action_server_is_sent_the_stored_session_as_the_events_would_give_it(client, formbot):
+    """A session longer than the turn's window reaches the action server from the stored
+    JSON texts, unparsed: the same events, in the same order, as parsing and serialising
+    them again would send, with the turn's own unstored events after them."""
+    rng = random.Random(11)
+    slot_defaults = formbot.domain.slot_defaults()
+    from_the_store = 0
+    for n in range(8):
+        sender = f"long-{n}"
+        # A session that began long before the turn's window of 20 events.
+        session = (random_event(rng) for _ in range(1000))
+        session = [e for e in session if e["event"] not in ("restart", "session_started")]
+        batch = [random_event(rng) for _ in range(5)] + [{"event": "session_started"}]
+        batch += session[: rng.randint(25, 60)]
+        assert client.post_json(f"/conversations/{sender}/tracker/events", batch).status_code == 200
+        conversation = Conversation.objects.get(sender_id=sender)
+        tracker = store.tracker_restore(conversation, slot_defaults, window=20)
+        from_the_store += tracker._session_start is None  # the session began before the window
+        full = Tracker.from_events(sender, store.events_load(conversation), slot_defaults)
+        unstored = {"event": "action", "name": "restaurant_form", "timestamp": 1.5}
+        tracker.update(event_from_dict(unstored))
+        full.update(event_from_dict(unstored))
+        ctx = ActionContext(tracker, formbot.domain, ResponseRenderer(formbot.domain), sender)
+        sent = json.loads(payload_json(action_payload("restaurant_form", ctx)))
+        expected = full.current_state(EventVerbosity.ALL, events=full.session_events())
+        assert sent["tracker"] == expected
+        assert sent["tracker"]["events"][-1]["name"] == "restaurant_form"
+        assert (sent["next_action"], sent["sender_id"]) == ("restaurant_form", sender)
+    assert from_the_store == 8

@@ -111,6 +111,21 @@ def test_it_replaces_a_tracker_with_exactly_the_posted_events(client):
     assert stored_types("u5") == ["user"]
 
 
+def test_an_empty_list_replaces_the_tracker_with_no_events(client):
+    client.post_json("/conversations/u7/tracker/events", USER_HI)
+    assert stored_types("u7") == ["action", "session_started", "action", "user"]
+    response = client.put_json("/conversations/u7/tracker/events", [])
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["sender_id"], body["events"], body["latest_message"]["text"]) == ("u7", [], None)
+    assert stored_types("u7") == []
+    # Appending an empty list is still refused, as before.
+    response = client.post_json("/conversations/u7/tracker/events", [])
+    assert response.status_code == 400
+    assert "must contain at least one event" in response.json()["message"]
+    assert stored_types("u7") == []
+
+
 def test_it_accepts_one_object_on_put(client):
     response = client.put_json("/conversations/u6/tracker/events", USER_HI)
     assert response.status_code == 200

@@ -47,6 +47,29 @@ def test_it_evaluates_test_stories_and_writes_failed_stories(tmp_path):
     report = json.loads((out / "story_report.json").read_text())
     assert report["accuracy"] == 1.0
     assert (out / "failed_test_stories.yml").exists()
+    assert "No test story failed" in output and "failed stories written" not in output
+    # No served model: one is trained for the evaluation and not kept in the models folder.
+    assert "trained one for this evaluation" in output
+    assert not (tmp_path / "models").exists()
+
+
+def test_it_evaluates_the_served_model_and_names_the_failed_stories(tmp_path):
+    models = tmp_path / "models"
+    run("train", "--bot", str(BOTS / "initbot"), "--out", str(models))
+    served = sorted(models.glob("*.tar.gz"))
+    bot = tmp_path / "bot"
+    shutil.copytree(BOTS / "initbot", bot)
+    tests = bot / "tests" / "test_stories.yml"
+    tests.write_text(tests.read_text().replace("utter_happy", "utter_goodbye", 1))
+    out = tmp_path / "results"
+    output = run(
+        "evaluate", "--bot", str(bot), "--stories",
+        "--models-dir", str(models), "--out", str(out),
+    )  # fmt: skip
+    assert f"Evaluating model {served[0]}" in output
+    assert sorted(models.glob("*.tar.gz")) == served  # nothing trained into it
+    assert f"1 failed stories written to {out / 'failed_test_stories.yml'}" in output
+    assert "utter_goodbye" in (out / "failed_test_stories.yml").read_text()
 
 
 def test_it_cross_validates_nlu(tmp_path):

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import requests
-
+from bench.action_server import start_rasa_sdk
 from engine.model import Model, load_model
 from engine.project import load_project
 from engine.tracker import Tracker
@@ -53,6 +49,7 @@ TEST_ACTIONS = (
     "action_slow",
     "action_echo_domain",
     "action_remind",
+    "action_gate",
 )
 
 
@@ -80,32 +77,7 @@ def free_port() -> int:
 def start_action_server(port: int) -> subprocess.Popen:
     """A real rasa-sdk server with the fixture actions; waits until it answers."""
     root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rasa_sdk",
-            "--actions",
-            "tests.engine.actions_fixtures",
-            "--port",
-            str(port),
-            "--cors",
-            "*",
-        ],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the rasa-sdk action server did not start")
+    return start_rasa_sdk(actions="tests.engine.actions_fixtures", port=port, cwd=root)
 
 
 FALLBACK_RULES = """

@@ -152,9 +152,10 @@ def test_it_extracts_slots_by_entity_intent_and_trigger():
     assert _run("action_extract_slots", _tracker(_user("affirm"))) == [SlotSet("mood", "good")]
 
 
-def test_it_emits_no_event_for_an_unchanged_value():
+def test_it_sets_a_slot_again_to_an_unchanged_value():
+    """As Rasa 3.6 does: a form then sees the slot as given in this message."""
     tracker = _tracker(SlotSet("mood", "good"), _user("affirm"))
-    assert _run("action_extract_slots", tracker) == []
+    assert _run("action_extract_slots", tracker) == [SlotSet("mood", "good")]
 
 
 def test_it_fills_from_text_only_when_the_conditions_hold():
@@ -173,3 +174,42 @@ def test_it_runs_a_form_without_validation_action():
     assert events[0] == ActiveLoop("a_form")
     assert events[1] == SlotSet("requested_slot", "note")
     assert events[2].text == "Any note?"
+
+
+TRIP = Domain.from_yaml(
+    """
+intents: [inform]
+entities: [city]
+slots:
+  origin:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: city
+  destination:
+    type: text
+    mappings:
+    - type: from_entity
+      entity: city
+responses:
+  utter_ask_origin: [{text: "From where?"}]
+  utter_ask_destination: [{text: "To where?"}]
+forms:
+  trip_form:
+    required_slots: [origin, destination]
+"""
+)
+
+
+def test_an_entity_two_slots_of_the_form_map_fills_only_the_asked_one():
+    tracker = Tracker("t", TRIP.slot_defaults())
+    for event in (ActiveLoop("trip_form"), SlotSet("requested_slot", "destination")):
+        tracker.update(event)
+    tracker.update(ActionExecuted(ACTION_LISTEN))
+    tracker.update(UserUttered("Oslo", {"name": "inform"}, [{"entity": "city", "value": "Oslo"}]))
+    ctx = ActionContext(
+        tracker=tracker, domain=TRIP, renderer=ResponseRenderer(TRIP), sender_id="t"
+    )
+    assert action_for_name("action_extract_slots", TRIP).run(ctx) == [
+        SlotSet("destination", "Oslo")
+    ]

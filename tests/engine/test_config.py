@@ -92,3 +92,50 @@ def test_it_reads_yaml_booleans_like_rasa() -> None:
         "c": True,
         "d": False,
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("12:30", "12:30"),  # YAML 1.1's sexagesimal 750
+        ("1:02:03", "1:02:03"),
+        ("010", 10),  # YAML 1.1's octal 8
+        ("0o10", 8),
+        ("0x1f", 31),
+        ("-3", -3),
+        ("+7", 7),
+        ("1_000", "1_000"),  # YAML 1.1's 1000
+        ("0b101", "0b101"),  # YAML 1.1's 5
+        ("1.5", 1.5),
+        (".5", 0.5),
+        ("1e3", 1000.0),
+        ("-.inf", float("-inf")),
+        ("~", None),
+        ("null", None),
+        ("Yes", "Yes"),
+        ("TRUE", True),
+    ],
+)
+def test_it_reads_scalars_as_yaml_1_2_does(text: str, value: object) -> None:
+    assert read_yaml(f"a: {text}\n") == {"a": value}
+    assert type(read_yaml(f"a: {text}\n")["a"]) is type(value)
+
+
+def test_it_refuses_a_key_given_twice_naming_the_line() -> None:
+    text = "nlu:\n- intent: greet\n  examples: |\n    - hi\n  intent: bye\n"
+    with pytest.raises(BotError, match="line 5, column 3: found duplicate key 'intent'"):
+        read_yaml(text, source="data/nlu.yml")
+
+
+def test_anchors_and_merge_keys_still_work() -> None:
+    text = "base: &b {x: 1, y: 2}\nmerged:\n  <<: *b\n  y: 3\nalias: *b\n"
+    assert read_yaml(text) == {
+        "base": {"x": 1, "y": 2},
+        "merged": {"x": 1, "y": 3},
+        "alias": {"x": 1, "y": 2},
+    }
+
+
+def test_every_reference_bot_reads_as_before() -> None:
+    for path in sorted(BOTS.glob("*/**/*.yml")):
+        read_yaml(path.read_text(encoding="utf-8"), source=str(path))  # no duplicate keys

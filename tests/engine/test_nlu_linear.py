@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from engine.nlu import NLUPipeline
 from engine.nlu.linear import LinearModel, fit_calibration
@@ -168,3 +169,61 @@ def test_it_predicts_identically_after_two_trainings_on_the_same_data() -> None:
     first.train(nlu_data_from_yaml(DOC))
     second.train(nlu_data_from_yaml(DOC))
     assert first.parse("good morning") == second.parse("good morning")
+
+
+def test_it_keeps_idf_weights_on_data_too_small_to_hold_out(
+    trained: tuple[LinearModel, NLUPipeline],
+) -> None:
+    model, _ = trained
+    assert model.idf is not None and model.idf.max() > 1.0
+
+
+def _calibratable_data() -> str:
+    """Three intents with 12 examples each: enough to hold a fifth out."""
+    words = {"greet": "hello hi hey", "bye": "bye ciao farewell", "ask": "what why how"}
+    lines = ["nlu:"]
+    for intent, vocab in words.items():
+        lines += [f"- intent: {intent}", "  examples: |"]
+        lines += [f"    - {vocab.split()[i % 3]} number {i}" for i in range(12)]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(("use_idf", "flat"), [(True, False), (False, True)])
+def test_it_weights_n_grams_as_told(use_idf: bool, flat: bool) -> None:
+    pipeline = NLUPipeline.from_config(
+        [
+            {"name": "WhitespaceTokenizer"},
+            {"name": "CountVectorsFeaturizer"},
+            {"name": "DIETClassifier", "use_idf": use_idf},
+        ]
+    )
+    pipeline.train(nlu_data_from_yaml(_calibratable_data()))
+    model = pipeline.components[-1].model
+    assert bool(np.all(model.idf == 1.0)) is flat
+
+
+def test_it_chooses_the_weighting_that_scores_the_held_out_examples_best() -> None:
+    pipeline = NLUPipeline.from_config(
+        [
+            {"name": "WhitespaceTokenizer"},
+            {"name": "CountVectorsFeaturizer"},
+            {"name": "DIETClassifier"},
+        ]
+    )
+    pipeline.train(nlu_data_from_yaml(_calibratable_data()))
+    model = pipeline.components[-1].model
+    # Both weightings separate these intents perfectly: a tie keeps idf, the first tried.
+    assert model.idf.max() > 1.0
+    assert model.offsets is not None and model.offsets.any()
+
+
+def test_it_fits_the_same_model_with_the_classes_split_between_two_threads() -> None:
+    rng = np.random.default_rng(3)
+    targets = np.arange(200) % 6
+    features = rng.random((200, 30))
+    features[np.arange(200), targets * 5] += 2.0  # each class has its own strong column
+    model = LinearModel()
+    model.classes = np.arange(6)
+    one = model._svm(sp.csr_matrix(features), targets, 0)
+    two = model._svm_on_two_threads(sp.csr_matrix(features), targets, 0)
+    assert np.allclose(one[0], two[0], atol=1e-3) and np.allclose(one[1], two[1], atol=1e-3)

@@ -50,6 +50,50 @@ def test_it_trains_initbot_with_sensible_predictions(initbot):
     assert (prediction.action_name, prediction.policy_name) == ("utter_iamabot", "RulePolicy")
 
 
+def test_a_rule_turn_no_story_has_is_hidden_and_the_story_goes_on(initbot):
+    """As in Rasa: "are you a bot?" in the middle of a story is answered by a rule, hidden
+    from memoization and TED, and the story's next turn is recognised as if it had not
+    been asked."""
+    domain, ensemble = initbot
+    tracker = _conversation(
+        domain, "greet", "utter_greet", "mood_unhappy", "utter_cheer_up", "utter_did_that_help"
+    )
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered("bot_challenge", {"name": "bot_challenge"}))
+    rule = ensemble.predict(tracker, domain)
+    assert (rule.action_name, rule.hide_rule_turn) == ("utter_iamabot", True)
+    tracker.update(ActionExecuted("utter_iamabot", "RulePolicy", 1.0, hide_rule_turn=True))
+    listen = ensemble.predict(tracker, domain)
+    assert (listen.action_name, listen.hide_rule_turn) == ("action_listen", True)
+    tracker.update(ActionExecuted("action_listen", "RulePolicy", 1.0, hide_rule_turn=True))
+    tracker.update(UserUttered("affirm", {"name": "affirm"}))
+    story = ensemble.predict(tracker, domain)
+    assert (story.action_name, story.policy_name) == ("utter_happy", "MemoizationPolicy")
+    assert not story.hide_rule_turn
+
+
+def test_a_rule_a_story_also_follows_is_shown():
+    """formbot, as Rasa marks it: the form's activation is in a story, the greeting is not."""
+    domain, ensemble = _bot("formbot")
+    activate = ensemble.predict(_conversation(domain, "request_restaurant"), domain)
+    assert (activate.action_name, activate.hide_rule_turn) == ("restaurant_form", False)
+    greet = ensemble.predict(_conversation(domain, "greet"), domain)
+    assert (greet.action_name, greet.hide_rule_turn) == ("utter_greet", True)
+
+
+def test_an_intent_no_story_has_after_that_action_is_unlikely(initbot):
+    domain, ensemble = initbot
+    expected = _conversation(domain, "greet", "utter_greet", "mood_great")
+    assert ensemble.predict(expected, domain).action_name == "utter_happy"
+    odd = _conversation(domain, "greet", "utter_greet", "deny")
+    assert ensemble.predict(odd, domain).action_name == "action_unlikely_intent"
+    odd.update(ActionExecuted("action_unlikely_intent", "UnexpecTEDIntentPolicy", 1.0))
+    answer = ensemble.predict(odd, domain)
+    assert answer.action_name != "action_unlikely_intent"
+    rule = _conversation(domain, "greet", "utter_greet", "bot_challenge")
+    assert ensemble.predict(rule, domain).action_name == "utter_iamabot"  # a rule outranks it
+
+
 def test_it_scores_every_domain_action_in_domain_order(initbot):
     domain, ensemble = initbot
     prediction = ensemble.predict(_conversation(domain, "greet"), domain)
@@ -88,6 +132,12 @@ def test_it_names_an_unknown_policy():
 def test_it_falls_back_to_ted_or_the_core_fallback_where_nothing_was_memorised(initbot):
     domain, ensemble = initbot
     tracker = _conversation(domain, "mood_unhappy")  # no story starts like this
+    unlikely = ensemble.predict(tracker, domain)
+    assert (unlikely.action_name, unlikely.policy_name) == (
+        "action_unlikely_intent",
+        "UnexpecTEDIntentPolicy",
+    )
+    tracker.update(ActionExecuted("action_unlikely_intent", unlikely.policy_name, 1.0))
     prediction = ensemble.predict(tracker, domain)
     assert prediction.policy_name in ("TEDPolicy", "RulePolicy")
     assert prediction.confidence >= 0.3

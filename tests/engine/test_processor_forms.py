@@ -10,7 +10,13 @@ import pytest
 from engine.actions.action_server import HttpActionServer, action_payload
 from engine.actions.base import ActionContext
 from engine.endpoints import ActionEndpoint
-from engine.events import ActionExecuted, ActionExecutionRejected, ActiveLoop, SlotSet
+from engine.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActiveLoop,
+    LoopInterrupted,
+    SlotSet,
+)
 from engine.processor import MessageProcessor
 from engine.reminders import cancels
 from engine.responses import ResponseRenderer
@@ -90,6 +96,60 @@ def _execute(processor, tracker, name):
     return processor.execute_action(
         tracker, action_name=name, policy="manual", confidence=0.5, sender_id="diner"
     )
+
+
+def test_it_goes_back_into_the_form_after_stop_and_yes(processor, model):
+    """formbot's story "stop form + continue": the form asks its slot again, as in Rasa,
+    instead of reading "yes" as the cuisine and falling back."""
+    tracker = new_tracker(model, "diner")
+    _say(processor, tracker, "/request_restaurant")
+    assert _texts(_say(processor, tracker, "/stop")) == ["Do you want to continue?"]
+    back = _say(processor, tracker, "/affirm")
+    assert _texts(back) == ["What cuisine?"]
+    names = [type(e).__name__ for e in back.events]
+    assert names.index("LoopInterrupted") < names.index("ActionExecuted")
+    assert LoopInterrupted(True) in back.events
+    assert [e.action_name for e in back.events if isinstance(e, ActionExecuted)] == [
+        "restaurant_form",
+        "action_listen",
+    ]
+    assert tracker.active_loop == {**tracker.active_loop, "is_interrupted": False}
+    assert _texts(_say(processor, tracker, '/inform{"cuisine": "greek"}')) == ["How many people?"]
+
+
+def test_the_yes_to_continue_does_not_answer_the_seating_question(processor, model):
+    """While the form stands rejected, a mapping conditioned on the asked slot is not used."""
+    tracker = new_tracker(model, "diner")
+    for text in ("/request_restaurant", '/inform{"cuisine": "greek"}', '/inform{"number": 4}'):
+        _say(processor, tracker, text)
+    _say(processor, tracker, "/stop")
+    back = _say(processor, tracker, "/affirm")
+    assert tracker.slots["outdoor_seating"] is None
+    assert _texts(back) == ["Do you want to sit outside?"]
+
+
+def test_an_ignored_intent_fills_no_slot_of_the_form(processor, model):
+    """``ignored_intents: [chitchat]``: the from_text preferences slot stays empty."""
+    tracker = new_tracker(model, "diner")
+    for text in (
+        "/request_restaurant",
+        '/inform{"cuisine": "greek"}',
+        '/inform{"number": 4}',
+        "/affirm",
+    ):
+        _say(processor, tracker, text)
+    chitchat = _say(processor, tracker, "/chitchat")
+    assert tracker.slots["preferences"] is None
+    assert _texts(chitchat) == ["chitchat", "Please provide additional preferences"]
+
+
+def test_a_slot_given_again_keeps_the_form_going(processor, model):
+    tracker = new_tracker(model, "diner")
+    _say(processor, tracker, '/request_restaurant{"cuisine": "greek"}')
+    again = _say(processor, tracker, '/inform{"cuisine": "greek"}')
+    assert SlotSet("cuisine", "greek") in again.events
+    assert _texts(again) == ["How many people?"]
+    assert not any(isinstance(e, ActionExecutionRejected) for e in again.events)
 
 
 def test_it_applies_events_and_responses_of_a_custom_action(processor, model):

@@ -126,8 +126,8 @@ def test_it_queues_jobs_again_once_redis_is_back(broker_down_server, tmp_path):
             assert accepted.status_code == 202, (kind, accepted.text)
             assert accepted.headers["Location"].startswith("/jobs/")
             locations[kind] = accepted.headers["Location"]
-        # No worker yet: the three messages wait on the queue.
-        assert client.llen("celery") == len(JOB_ROUTES), "the task messages are on the queue"
+        # No worker yet: the three messages wait on the training queue.
+        assert client.llen("training") == len(JOB_ROUTES), "the task messages are on the queue"
         worker.start()
         for kind, location in locations.items():
             job = wait_for(

@@ -1,9 +1,10 @@
 """Jobs test fixtures: a loopback callback receiver and, with a broker, a REAL Celery worker.
 
-With ``CELERY_BROKER_URL`` set (the PostgreSQL run) the session starts
-``celery -A config worker -B`` on the test database; without it tasks run eagerly in the
-test process. Tests here use ``transaction=True`` so that rows are committed (workers
-see them, and ``transaction.on_commit`` fires).
+With ``CELERY_BROKER_URL`` set (the PostgreSQL run) the session starts a REAL worker per
+queue on the test database, as the README runs them (``-Q training`` and ``-Q realtime``
+with beat); without it tasks run eagerly in the test process. Tests here use
+``transaction=True`` so that rows are committed (workers see them, and
+``transaction.on_commit`` fires).
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
 import pytest
-from django.conf import settings as django_settings
 
 from serving.holder import assistant_set
 from tests.api.conftest import ApiClient
@@ -37,7 +36,6 @@ FAST_JOB_SETTINGS = {
     "CONVAPI_CALLBACK_BACKOFF": 0.2,
     "CONVAPI_CALLBACK_ATTEMPTS": 4,
     "CONVAPI_CALLBACK_TIMEOUT": 5.0,
-    "CONVAPI_MODEL_CHECK_SECONDS": 0.0,
 }
 
 
@@ -123,20 +121,37 @@ def receiver() -> Iterator[Receiver]:
 
 
 class WorkerProcess:
-    """``celery worker -B`` in its own process group, so a test can SIGKILL all of it."""
+    """``celery worker`` in its own process group, so a test can SIGKILL all of it.
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    By default it consumes every queue and runs beat (``-B``); ``queues`` narrows it.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        log: Path,
+        *,
+        queues: str = "",
+        concurrency: int = 2,
+        beat: bool = True,
+    ) -> None:
         self.env = env
         self.log = log
+        self.queues = queues
+        self.concurrency = concurrency
+        self.beat = beat
         self.process: subprocess.Popen | None = None
 
     def start(self, *, purge: bool = False) -> None:
         offset = self.log.stat().st_size if self.log.exists() else 0
         command = [
-            sys.executable, "-m", "celery", "-A", "tests.jobs.worker_app", "worker", "-B",
-            "--pool=prefork", "--concurrency=2", "--loglevel=INFO",
-            "--schedule", str(self.log.with_suffix(".beat")),
+            sys.executable, "-m", "celery", "-A", "tests.jobs.worker_app", "worker",
+            "--pool=prefork", f"--concurrency={self.concurrency}", "--loglevel=INFO",
         ]  # fmt: skip
+        if self.queues:
+            command += ["--queues", self.queues]
+        if self.beat:
+            command += ["--beat", "--schedule", str(self.log.with_suffix(".beat"))]
         if purge:
             command.append("--purge")
         with self.log.open("ab") as out:
@@ -160,37 +175,27 @@ class WorkerProcess:
                 self.kill()
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(
-    django_db_setup, tmp_path_factory, initbot_archive
-) -> Iterator[WorkerProcess | None]:
-    """A real worker on the TEST database, or None when tasks run eagerly."""
-    if not django_settings.CELERY_BROKER_URL:
-        yield None
-        return
-    from django.db import connection
+class QueueWorkers:
+    """One worker per queue, started, killed and stopped together."""
 
-    database = dj_database_url.parse(os.environ["DATABASE_URL"])
-    test_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
-    assert database["ENGINE"] == "django.db.backends.postgresql"
-    env = {
-        **os.environ,
-        "DATABASE_URL": test_url,
-        "CONVAPI_MODEL": str(initbot_archive),
-        "CONVAPI_BEAT_SECONDS": "1",
-        **{name: str(value) for name, value in FAST_JOB_SETTINGS.items()},
-    }
-    # The run's own broker key prefix (tests/conftest.py): purging empties only this
-    # run's queue, never another run's on the same Redis database.
-    assert env.get("CONVAPI_TEST_BROKER_KEYPREFIX"), "no per-run broker key prefix"
-    worker = WorkerProcess(env, tmp_path_factory.mktemp("worker") / "worker.log")
-    worker.start(purge=True)
-    yield worker
-    worker.stop()
+    def __init__(self, workers: list[WorkerProcess]) -> None:
+        self.workers = workers
+
+    def start(self, *, purge: bool = False) -> None:
+        for worker in self.workers:
+            worker.start(purge=purge)
+
+    def kill(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
 
 
 @pytest.fixture
-def jobs_env(settings, celery_worker_process, tmp_path) -> WorkerProcess | None:
+def jobs_env(settings, celery_worker_process, tmp_path) -> QueueWorkers | None:
     """Open auth, fast job settings, models in a temporary folder, no model loaded here."""
     settings.CONVAPI_AUTH_TOKEN = ""
     settings.CONVAPI_JWT_SECRET = ""

@@ -5,11 +5,14 @@ With a broker these run on the real worker; without one, eagerly in the test pro
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
+from jobs.callbacks import callback_payload
 from jobs.models import Job
 from tests.jobs.conftest import training_document, wait_for
 
@@ -50,6 +53,21 @@ def test_it_trains_and_posts_the_archive_to_the_callback(client, receiver):
     assert job.result["filename"] == name
     assert job.callback_status == "delivered"
     assert [a.delivered for a in job.callback_attempts.all()] == [True]
+
+
+def test_a_training_callback_sends_the_archive_from_the_store_on_any_host(client, receiver):
+    """A worker of another host delivers (or retries) the callback: its cache lacks the file."""
+    client.post(
+        f"/model/train?callback_url={receiver.url}",
+        training_document(),
+        content_type="application/x-yaml",
+    )
+    receiver.wait()
+    job = settled_callback(finished_job(kind="train"))
+    Path(job.result_file).unlink()  # the training host's copy; this "host" never had one
+    body, headers = callback_payload(job)
+    assert hashlib.sha256(body).hexdigest() == job.result["sha256"]
+    assert headers["filename"] == job.result["filename"]
 
 
 def test_it_cross_validates_and_posts_the_report(client, receiver):
@@ -161,3 +179,37 @@ def test_it_does_not_follow_a_redirect_to_another_host(receiver):
     response = post_without_foreign_redirects(receiver.url, b"{}", {})
     assert response.status_code == 307
     assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "content_type", "message"),
+    [
+        ("/model/train", "", "application/x-yaml", "The request body is empty."),
+        ("/model/train", "{}", "application/json", "JSON training requests are not supported"),
+        ("/model/test/intents", "  ", "application/x-yaml", "The request body is empty."),
+        ("/model/test/stories", "", "text/yml", "No agent loaded"),
+    ],
+)
+def test_a_refused_body_is_answered_204_and_its_error_posted_to_the_callback(
+    client, receiver, route, body, content_type, message
+):
+    """As Rasa does: a request naming a callback_url is answered before its body is looked
+    at, and what is wrong with the body reaches the callback as the error body."""
+    response = client.post(f"{route}?callback_url={receiver.url}", body, content_type=content_type)
+    assert response.status_code == 204
+    (received,) = receiver.wait()
+    error = received.json()
+    assert error["status"] == "failure"
+    assert message in error["message"]
+    job = settled_callback(Job.objects.get())
+    assert job.status == "failed"
+    assert job.error == error
+    assert job.callback_status == "delivered"
+    assert [a.delivered for a in job.callback_attempts.all()] == [True]
+
+
+def test_without_a_callback_a_refused_body_is_still_a_400(client):
+    response = client.post("/model/train", "", content_type="application/x-yaml")
+    assert response.status_code == 400
+    assert response.json()["message"] == "The request body is empty."
+    assert not Job.objects.exists()

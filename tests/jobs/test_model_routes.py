@@ -6,14 +6,16 @@ the job's row is committed. Either way the request waits and answers as Rasa wou
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
-from pathlib import Path
 
 import pytest
 import yaml
 
+from serving.archives import archive_put
+from serving.models import ModelArchive
 from tests.conftest import BOTS
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("jobs_env")]
@@ -37,15 +39,18 @@ def training_document() -> str:
     return yaml.safe_dump(parts)
 
 
-def test_it_trains_from_one_yaml_document(client, settings):
+def test_it_trains_from_one_yaml_document_into_the_model_store(client):
     response = client.post("/model/train", training_document(), content_type="application/x-yaml")
     assert response.status_code == 200
     name = response["filename"]
     assert name.endswith(".tar.gz")
     assert name in response["Content-Disposition"]
-    with tarfile.open(fileobj=io.BytesIO(b"".join(response.streaming_content))) as archive:
+    content = b"".join(response.streaming_content)
+    with tarfile.open(fileobj=io.BytesIO(content)) as archive:
         assert "metadata.json" in archive.getnames()
-    assert (Path(settings.CONVAPI_MODEL) / name).is_file()
+    stored = ModelArchive.objects.get()
+    assert (stored.name, stored.size) == (name, len(content))
+    assert stored.sha256 == hashlib.sha256(content).hexdigest()
 
 
 @pytest.mark.parametrize(
@@ -118,3 +123,13 @@ def test_it_refuses_bad_test_requests(client, no_model):
     )
     assert bad_model.status_code == 400
     assert bad_model.json()["reason"] == "TestingError"
+
+
+def test_it_tests_intents_of_a_stored_archive_named_by_hash(client, no_model, initbot_archive):
+    stored = archive_put(path=initbot_archive, name=initbot_archive.name, metadata={})
+    nlu = (BOTS / "initbot" / "data" / "nlu.yml").read_text()
+    response = client.post(
+        f"/model/test/intents?model={stored.sha256}", nlu, content_type="application/x-yaml"
+    )
+    assert response.status_code == 200
+    assert response.json()["intent_evaluation"]["accuracy"] == 1.0

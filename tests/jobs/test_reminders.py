@@ -11,13 +11,14 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from engine.events import ReminderCancelled, ReminderScheduled, Restarted, UserUttered
 from engine.model import load_model
 from serving.holder import assistant_from_model, assistant_set
 from tests.jobs.conftest import wait_for
 from trackers import store
+from trackers.locks import conversation_locked
 from trackers.models import Reminder
 from trackers.reminders import reminder_fire, reminders_overdue, reminders_schedule
 
@@ -143,35 +144,20 @@ def test_it_drops_a_reminder_from_before_a_restart_in_the_log(client):
     assert not triggered_greet(events_of(client, "fay"))
 
 
-def test_it_records_a_reminder_of_an_erased_conversation(client):
+def test_erasing_a_conversation_erases_its_reminders(client):
+    """A reminder names its sender: the GDPR erase takes it too, and its task finds nothing."""
     row = set_reminder(client, "gus")
     assert client.delete("/conversations/gus").status_code == 204
-    reminder = fire_now(row)
-    assert (reminder.status, reminder.outcome) == ("outdated", "the conversation no longer exists")
+    assert not Reminder.objects.filter(sender_id="gus").exists()
+    assert reminder_fire(reminder_id=row.pk) == "nothing to do"
 
 
 def test_a_user_message_committed_while_the_reminder_waits_for_the_lock_wins(client):
     """The race of a check made outside the lock: a user message that commits after the
-    reminder was judged but before its turn ran would have let it fire. The reminder is
-    judged inside its locked turn now, so it sees that message."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite serialises every write transaction; the row lock is PostgreSQL's")
+    reminder was picked up but before its turn ran would have let it fire. The reminder
+    is judged inside its locked turn now, so it sees that message."""
     row = set_reminder(client, "hal")
     Reminder.objects.filter(pk=row.pk).update(trigger_at=datetime.now(tz=UTC))
-    user_turn_holds_lock = threading.Event()
-    let_user_turn_commit = threading.Event()
-
-    def user_turn() -> None:
-        try:
-            with transaction.atomic():
-                conversation = store.conversation_lock(sender_id="hal")
-                tracker = store.tracker_restore(conversation, None)
-                store.events_append(conversation, tracker, [UserUttered("hello")], None)
-                user_turn_holds_lock.set()
-                let_user_turn_commit.wait(timeout=60)
-        finally:
-            connections.close_all()
-
     outcome: list[str] = []
 
     def reminder_turn() -> None:
@@ -180,29 +166,23 @@ def test_a_user_message_committed_while_the_reminder_waits_for_the_lock_wins(cli
         finally:
             connections.close_all()
 
-    writer = threading.Thread(target=user_turn)
-    writer.start()
-    assert user_turn_holds_lock.wait(timeout=60)
-    firer = threading.Thread(target=reminder_turn)
-    firer.start()
-    # The reminder's turn is blocked on the conversation's row lock (awaited, not slept on).
-    wait_for(lambda: _waiting_on_a_lock() > 0, what="the reminder to wait for the lock")
-    let_user_turn_commit.set()
-    writer.join(timeout=60)
+    with conversation_locked("hal"):
+        firer = threading.Thread(target=reminder_turn)
+        firer.start()
+        # The reminder is picked up (awaited, not slept on); its turn now waits for the lock.
+        wait_for(
+            lambda: Reminder.objects.get(pk=row.pk).status == Reminder.Status.FIRING,
+            what="the reminder to be picked up",
+        )
+        conversation = store.conversation_get(sender_id="hal")
+        tracker = store.tracker_restore(conversation, None)
+        with transaction.atomic():
+            store.events_append(conversation, tracker, [UserUttered("hello")], None)
     firer.join(timeout=60)
     assert outcome == ["the user spoke after it was set"]
     reminder = Reminder.objects.get(pk=row.pk)
     assert reminder.status == "outdated"
     assert not triggered_greet(events_of(client, "hal"))
-
-
-def _waiting_on_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 def test_it_stops_waiting_timers_and_keeps_their_rows(client, jobs_env):

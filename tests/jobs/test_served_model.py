@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from jobs.models import Job
@@ -26,7 +28,7 @@ def forget_local_model() -> None:
 def test_it_records_the_chosen_model_for_every_process(client, initbot_archive):
     assert client.put_json("/model", {"model_file": str(initbot_archive)}).status_code == 204
     row = ServedModel.objects.get()
-    assert row.path == str(initbot_archive.resolve())
+    assert row.archive_id == hashlib.sha256(initbot_archive.read_bytes()).hexdigest()
     forget_local_model()
     assert current_assistant().file_name == initbot_archive.name
     assert client.delete("/model").status_code == 204

@@ -3,12 +3,18 @@
 Story evaluation replays test stories (default: the bot's ``tests/``) against a model and writes
 ``failed_test_stories.yml`` like Rasa; NLU evaluation scores a model (or, with
 ``--cross-validation``, freshly trained pipelines per fold) on labelled NLU data. The reports
-are the dicts the HTTP endpoints return (API.md 4.12, 4.13), also written as JSON to ``--out``.
+are the dicts the HTTP endpoints return (API.md 4.12, 4.13), also written as JSON to ``--out``
+(``results/`` by default, which git ignores).
+
+The model is ``--model``, else the newest archive of ``--models-dir`` (the one ``serve``
+would serve), else one trained for this evaluation in a temporary folder: evaluating never
+writes into the models folder.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +25,7 @@ from engine.model import Model, load_model
 from engine.nlu_evaluation import confusion_matrix, cross_validate_nlu, evaluate_nlu
 from engine.project import Project, load_project
 from engine.story_evaluation import run_story_evaluation
-from engine.training import train
+from engine.training import newest_archive, train
 from engine.training_data.nlu import NLUTrainingData, load_nlu_files
 from engine.training_data.stories import load_story_files
 
@@ -36,8 +42,10 @@ class Command(BaseCommand):
         what.add_argument("--nlu", nargs="?", const=_ALL, help="NLU data (default the bot's data/)")
         parser.add_argument("--cross-validation", action="store_true", help="k-fold NLU test")
         parser.add_argument("--folds", type=int, default=5, help="folds for --cross-validation")
-        parser.add_argument("--model", help="model archive (default: train or reuse in models/)")
-        parser.add_argument("--models-dir", default="models", help="where models are kept")
+        parser.add_argument(
+            "--model", help="model archive (default: the newest in --models-dir, else trained)"
+        )
+        parser.add_argument("--models-dir", default="models", help="where served models are")
         parser.add_argument("--out", default="results", help="where reports go")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -75,12 +83,16 @@ class Command(BaseCommand):
         self._print_report("Action", evaluation.result["report"])
         result = evaluation.result
         conversations = result["report"].get("conversation_accuracy", {})
+        correct, total = conversations.get("correct", 0), conversations.get("total", 0)
         self.stdout.write(
             f"precision {result['precision']:.3f}  f1 {result['f1']:.3f}  "
-            f"accuracy {result['accuracy']:.3f}  stories correct "
-            f"{conversations.get('correct', 0)}/{conversations.get('total', 0)}"
+            f"accuracy {result['accuracy']:.3f}  stories correct {correct}/{total}"
         )
-        self.stdout.write(f"Failed stories written to {out / 'failed_test_stories.yml'}")
+        if correct < total:
+            failed_file = out / "failed_test_stories.yml"
+            self.stdout.write(f"{total - correct} failed stories written to {failed_file}")
+        else:
+            self.stdout.write(f"No test story failed; reports written to {out}")
 
     # --- NLU -------------------------------------------------------------------------------
 
@@ -133,13 +145,17 @@ class Command(BaseCommand):
     # --- shared ----------------------------------------------------------------------------
 
     def _model(self, project: Project, options: dict[str, Any]) -> Model:
-        """The given archive, or the current one in models/ (trained first if out of date)."""
-        if options["model"]:
-            return load_model(options["model"])
-        result = train(project, output_dir=Path(options["models_dir"]))
-        verb = "Using" if result.skipped else "Trained"
-        self.stdout.write(f"{verb} model {result.path}")
-        return load_model(result.path)
+        """The given archive, the served one, or one trained for this evaluation only."""
+        path = options["model"] or newest_archive(options["models_dir"])
+        if path is not None:
+            self.stdout.write(f"Evaluating model {path}")
+            return load_model(path)
+        with tempfile.TemporaryDirectory(prefix="convapi-evaluate-") as folder:
+            result = train(project, output_dir=Path(folder))
+            self.stdout.write(
+                f"No model in {options['models_dir']}: trained one for this evaluation (not kept)"
+            )
+            return load_model(result.path)
 
     def _print_report(self, label: str, report: dict[str, Any]) -> None:
         self.stdout.write(f"{label:<32} precision  recall  f1-score  support")

@@ -2,6 +2,8 @@
 
 The work is the engine's (``engine.training.train``); this command only parses options,
 shows progress and turns engine errors into a one-line message and a non-zero exit.
+With ``--store`` the archive also goes into the model store (serving/archives.py), where
+every host can load it (``PUT /model {"model_file": "<its name or sha256>"}``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from engine.errors import EngineError
+from engine.errors import EngineError, ServiceError
 from engine.project import load_project
-from engine.training import train
+from engine.training import TrainingResult, train
+from serving.services import model_store_file
 
 
 class Command(BaseCommand):
@@ -25,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="train even if nothing changed")
         parser.add_argument("--augmentation", type=int, default=50, help="story augmentation")
         parser.add_argument("--seed", type=int, default=42, help="random seed")
+        parser.add_argument(
+            "--store",
+            action="store_true",
+            help="also put the archive in the model store (GET /models), for every host",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         display = _ProgressDisplay(self.stdout.write)
@@ -48,6 +56,16 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"Trained a {result.training_type} model in {result.seconds:.1f} s.")
         self.stdout.write(str(result.path))
+        if options["store"]:
+            self._store(result)
+
+    def _store(self, result: TrainingResult) -> None:
+        metadata = {"model_id": result.model_id, "fingerprint": result.fingerprint}
+        try:
+            archive = model_store_file(path=result.path, name=result.path.name, metadata=metadata)
+        except ServiceError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(f"In the model store as {archive.sha256}")
 
 
 class _ProgressDisplay:

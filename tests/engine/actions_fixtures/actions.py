@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -75,3 +78,24 @@ class ActionRemind(Action):
             ReminderScheduled("greet", when, name="never"),
             ReminderCancelled(name="never"),
         ]
+
+
+class ActionGate(Action):
+    """Holds its turn in the middle of an action call until the test opens the gate.
+
+    It touches ``<ACTIONS_GATE_DIR>/<sender>.entered`` when called, then waits for the
+    file ``<ACTIONS_GATE_DIR>/<sender>.open``.
+    """
+
+    def name(self) -> str:
+        return "action_gate"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list:
+        # Asynchronous, so that the server answers other calls while this one waits.
+        gates = Path(os.environ["ACTIONS_GATE_DIR"])
+        (gates / f"{tracker.sender_id}.entered").touch()
+        deadline = time.monotonic() + 60
+        while not (gates / f"{tracker.sender_id}.open").exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        dispatcher.utter_message(text="through the gate")
+        return [SlotSet("cuisine", "gated")]
