@@ -463,6 +463,10 @@ class ActionExecuted(Event):
     """An action ran (``action_name``), or an end-to-end bot text was predicted."""
 
     type_name = "action"
+    # Why the action failed (no action server, a timeout, an error answer), or None. Not
+    # part of the event's JSON: Rasa has no such field, so trackers and brokers never see
+    # it; the store keeps it in a column of its own for the reviewer's transcript.
+    failure: str | None = None
 
     def __init__(
         self,

@@ -354,8 +354,9 @@ class MessageProcessor:
         if policy_events:
             # The action sees the policy's events, which are only logged if it runs.
             ctx = ctx.with_tracker(scratch_tracker(ctx, policy_events))
+        failures: list[str] = []
         try:
-            events = self._safe_run(turn, action, ctx, reraise_rejection=True)
+            events = self._safe_run(turn, action, ctx, reraise_rejection=True, failures=failures)
         except ActionRejected:
             rejected = ActionExecutionRejected(
                 action.name, prediction.policy_name, prediction.confidence
@@ -365,7 +366,9 @@ class MessageProcessor:
         if not any(isinstance(e, ActionExecutionRejected) for e in events):
             for event in policy_events:
                 self._log(turn, event)
-            self._log(turn, self._action_event(action, prediction))
+            executed = self._action_event(action, prediction)
+            executed.failure = failures[0] if failures else None
+            self._log(turn, executed)
         for event in events:
             self._log(turn, event)
         if any(isinstance(e, UserUttered) for e in events):
@@ -385,8 +388,16 @@ class MessageProcessor:
         return events
 
     def _safe_run(
-        self, turn: _Turn, action: Action, ctx: ActionContext, *, reraise_rejection: bool = False
+        self,
+        turn: _Turn,
+        action: Action,
+        ctx: ActionContext,
+        *,
+        reraise_rejection: bool = False,
+        failures: list[str] | None = None,
     ) -> list[Event]:
+        """The action's events; a failure is logged, its reason added to ``failures``, and
+        the conversation goes on without the action's events, as in Rasa."""
         try:
             return action.run(ctx)
         except ActionRejected:
@@ -400,14 +411,17 @@ class MessageProcessor:
                 turn.sender_id,
                 exc,
             )
-            return []
-        except Exception:  # noqa: BLE001 - Rasa keeps the conversation going, events lost
+            reason = str(exc)
+        except Exception as exc:  # noqa: BLE001 - Rasa keeps the conversation going, events lost
             logger.exception(
                 "action '%s' failed for sender '%s'; its events are dropped",
                 action.name,
                 turn.sender_id,
             )
-            return []
+            reason = f"{type(exc).__name__}: {exc}"
+        if failures is not None:
+            failures.append(reason)
+        return []
 
     def _action_event(self, action: Action, prediction: PolicyPrediction) -> ActionExecuted:
         is_text = action.name in self.domain.action_texts and not action.name.startswith("utter_")

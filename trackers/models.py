@@ -58,12 +58,20 @@ class Event(models.Model):
     intent_name = models.CharField(max_length=255, blank=True, db_index=True)
     action_name = models.CharField(max_length=255, blank=True, db_index=True)
     text = models.TextField(blank=True)
+    # A user message's intent confidence, or an action's prediction confidence.
+    confidence = models.FloatField(null=True, blank=True)
+    input_channel = models.CharField(max_length=255, blank=True)
+    # Why a custom action failed (``ActionExecuted.failure``): kept here, never in ``data``,
+    # so the tracker JSON stays Rasa's.
+    failure = models.TextField(blank=True)
 
     class Meta:
         ordering = ["conversation", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="event_unique_seq")
         ]
+        # The NLU inbox and the dashboard read events of one type in a time range.
+        indexes = [models.Index(fields=["type_name", "timestamp"], name="event_type_time_idx")]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} {self.type_name}"

@@ -65,7 +65,30 @@ def row_from_event(conversation: Conversation, seq: int, event: Event) -> EventR
         intent_name=_indexed_intent(event),
         action_name=_indexed_action(event),
         text=_indexed_text(event),
+        confidence=indexed_confidence(event),
+        input_channel=_indexed_channel(event),
+        failure=(getattr(event, "failure", None) or "")
+        if isinstance(event, ActionExecuted)
+        else "",
     )
+
+
+def indexed_confidence(event: Event) -> float | None:
+    """A user message's intent confidence, or an action's prediction confidence."""
+    if isinstance(event, UserUttered):
+        confidence = event.intent.get("confidence")
+    elif isinstance(event, ActionExecuted):
+        confidence = event.confidence
+    else:
+        return None
+    if isinstance(confidence, int | float) and not isinstance(confidence, bool):
+        return float(confidence)
+    return None
+
+
+def _indexed_channel(event: Event) -> str:
+    channel = event.input_channel if isinstance(event, UserUttered) else None
+    return channel[:255] if isinstance(channel, str) else ""
 
 
 def _indexed_intent(event: Event) -> str:
@@ -217,6 +240,7 @@ def events_persist(
 # than the database did.
 _EVENT_COLUMNS = (
     "conversation", "seq", "type_name", "timestamp", "data", "intent_name", "action_name", "text",
+    "confidence", "input_channel", "failure",
 )  # fmt: skip
 _OUTBOX_COLUMNS = ("sender_id", "seq", "message", "created_at", "error")
 _SNAPSHOT_COLUMNS = (
@@ -317,8 +341,8 @@ def _note_review_figures(conversation: Conversation, event: Event) -> None:
     if isinstance(event, UserUttered):
         conversation.user_turns += 1
         conversation.had_fallback |= event.intent_name in FALLBACK_INTENTS
-        confidence = event.intent.get("confidence")
-        if isinstance(confidence, int | float) and not isinstance(confidence, bool):
+        confidence = indexed_confidence(event)
+        if confidence is not None:
             lowest = conversation.lowest_confidence
             conversation.lowest_confidence = (
                 confidence if lowest is None else min(lowest, confidence)

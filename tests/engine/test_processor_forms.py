@@ -172,6 +172,7 @@ def test_it_keeps_only_the_action_event_when_the_server_times_out(processor, mod
     tracker = new_tracker(model, "diner")
     result = _execute(processor, tracker, "action_slow")
     assert result.events[-1].action_name == "action_slow"
+    assert "timed out" in result.events[-1].failure
     assert SlotSet("cuisine", "too late") not in result.events
 
 
@@ -180,7 +181,18 @@ def test_it_keeps_going_when_the_server_is_down(model):
     processor = MessageProcessor(model, action_endpoint=endpoint)
     tracker = new_tracker(model, "diner")
     result = _execute(processor, tracker, "action_set_name")
-    assert result.events[-1].action_name == "action_set_name"
+    executed = result.events[-1]
+    assert executed.action_name == "action_set_name"
+    assert "action server" in executed.failure.lower()
+    # The reason is for the reviewer's transcript only: the event's JSON stays Rasa's.
+    assert "failure" not in executed.to_dict()
+
+
+def test_an_action_that_succeeds_has_no_failure(processor, model):
+    result = _execute(processor, new_tracker(model, "diner"), "action_set_name")
+    executed = [e for e in result.events if isinstance(e, ActionExecuted)]
+    assert "action_set_name" in [e.action_name for e in executed]
+    assert [e.failure for e in executed] == [None] * len(executed)
 
 
 def test_it_leaves_out_the_domain_with_a_selective_endpoint(model, server_url):
