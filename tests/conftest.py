@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -86,6 +87,16 @@ def admin_jwt(**kwargs) -> str:
 
 def user_jwt(username: str, **kwargs) -> str:
     return make_jwt({"user": {"username": username, "role": "user"}}, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> Path:
+    """The app's static files as collectstatic lays them out, for the server's WhiteNoise."""
+    root = tmp_path_factory.mktemp("static")
+    env = {**os.environ, "CONVAPI_STATIC_ROOT": str(root)}
+    command = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    return root
 
 
 @pytest.fixture(scope="session")

@@ -8,29 +8,16 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.db import connections
 
 from engine.project import load_project
 from engine.training import train
+from tests.admin.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.admin.conftest import PASSWORD, chat
-from tests.conftest import BOTS, ROOT
+from tests.conftest import BOTS
 from trackers.models import Conversation, Correction
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 pytestmark = [

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import zlib
 from collections.abc import Callable, Iterator
@@ -18,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from tests.admin.test_e2e_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.admin.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.api.conftest import gunicorn_on_test_db  # noqa: F401 - the shared server fixture
 from tests.conftest import BOTS, ROOT
 
@@ -47,16 +44,6 @@ def moodbot_archive(tmp_path_factory) -> Path:
 
     models = tmp_path_factory.mktemp("moodbot")
     return train(load_project(BOTS / "moodbot"), output_dir=models).path
-
-
-@pytest.fixture(scope="session")
-def collected_static(tmp_path_factory) -> Path:
-    """The app's static files as collectstatic lays them out, for the server's WhiteNoise."""
-    root = tmp_path_factory.mktemp("static")
-    env = {**os.environ, "CONVAPI_STATIC_ROOT": str(root)}
-    command = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"]
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
-    return root
 
 
 @pytest.fixture

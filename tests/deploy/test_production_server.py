@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
-from tests.admin.test_e2e_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.admin.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.deploy.conftest import ADMIN_PASSWORD, ADMIN_USER, static_root
 from tests.faults.conftest import assert_error_format
 
