@@ -10,6 +10,10 @@ from convapi.errors import handler404 as json_not_found
 from convapi.views.chat import chat_page
 
 urlpatterns = [
+    # The reviewer's own pages inside the admin (its login, its look): before the admin's
+    # catch-all routes.
+    path("admin/inbox/", include("trackers.admin_inbox")),
+    path("admin/dashboard/", include("trackers.admin_dashboard")),
     path("admin/", admin.site.urls),
     # The "try the bot" page (CONVAPI_CHAT_PAGE): a browser's chat over the socket.io channel.
     path("chat/", chat_page, name="chat"),
