@@ -30,6 +30,14 @@ def env_float(name: str, default: float) -> float:
         raise ValueError(f"{name}={value!r}: use a number") from None
 
 
+def env_fraction(name: str, default: float) -> float:
+    """A confidence threshold: a number from 0 to 1, refused otherwise."""
+    value = env_float(name, default)
+    if not 0 <= value <= 1:
+        raise ValueError(f"{name}={value!r}: use a number from 0 to 1")
+    return value
+
+
 def env_json_object(name: str) -> dict:
     """A JSON object (storage options...); anything else stops the start with the reason."""
     value = env_str(name)
@@ -276,6 +284,9 @@ CONVAPI_CREDENTIALS = env_str("CONVAPI_CREDENTIALS", str(BASE_DIR / "credentials
 CONVAPI_CHAT_PAGE = env_str("CONVAPI_CHAT_PAGE", "staff") or "staff"
 if CONVAPI_CHAT_PAGE not in ("staff", "public", "off"):
     raise ValueError(f"CONVAPI_CHAT_PAGE={CONVAPI_CHAT_PAGE!r}: use staff, public or off")
+# The reviewer's transcript highlights intent and action confidences below these.
+CONVAPI_REVIEW_INTENT_THRESHOLD = env_fraction("CONVAPI_REVIEW_INTENT_THRESHOLD", 0.5)
+CONVAPI_REVIEW_ACTION_THRESHOLD = env_fraction("CONVAPI_REVIEW_ACTION_THRESHOLD", 0.5)
 # Model archives live in a store every host reads (serving/archives.py): the database when
 # empty, else the STORAGES entry named here. CONVAPI_MODEL_STORAGE_BACKEND (a class path) and
 # CONVAPI_MODEL_STORAGE_OPTIONS (a JSON object) define that entry from the environment.
