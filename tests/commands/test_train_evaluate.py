@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 import subprocess
 import sys
 from io import StringIO
@@ -81,6 +82,63 @@ def test_it_cross_validates_nlu(tmp_path):
     folds = json.loads((out / "intent_report.json").read_text())
     assert len(folds) == 3
     assert all("greet" in fold for fold in folds)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's header, after checking it is one."""
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n"), path
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_it_draws_the_intent_confusion_matrix_and_histogram_as_rasa_test_does(
+    tmp_path, initbot_archive
+):
+    out = tmp_path / "results"
+    output = run(
+        "evaluate", "--bot", str(BOTS / "initbot"), "--nlu",
+        "--model", str(initbot_archive), "--out", str(out),
+    )  # fmt: skip
+    matrix, histogram = out / "intent_confusion_matrix.png", out / "intent_histogram.png"
+    assert f"Figures drawn: {matrix}, {histogram}" in output
+    intents = json.loads((out / "intent_confusion_matrix.json").read_text())["labels"]
+    width, height = png_size(matrix)
+    # A row and a column per intent: the matrix grows with them, within a readable page.
+    assert 300 < height < 2000 and 300 < width < 2500 and len(intents) >= 5
+    width, height = png_size(histogram)
+    assert 500 < width < 1200 and 300 < height < 800
+    assert not list(out.glob("story_*.png"))
+
+
+def test_it_draws_the_story_confusion_matrix(tmp_path, initbot_archive):
+    out = tmp_path / "results"
+    run(
+        "evaluate", "--bot", str(BOTS / "initbot"), "--stories",
+        "--model", str(initbot_archive), "--out", str(out),
+    )  # fmt: skip
+    width, height = png_size(out / "story_confusion_matrix.png")
+    assert 300 < width < 2500 and 300 < height < 2000
+    assert not list(out.glob("intent_*.png"))
+
+
+def test_it_keeps_the_json_reports_and_says_why_without_matplotlib(tmp_path, initbot_archive):
+    out = tmp_path / "results"
+    # An interpreter where matplotlib cannot be imported, as on a lean install.
+    script = (
+        "import sys; sys.modules['matplotlib'] = None; "
+        "import runpy; sys.argv = ['manage.py', *sys.argv[1:]]; "
+        "runpy.run_path('manage.py', run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "evaluate", "--bot", str(BOTS / "initbot"), "--nlu",
+         "--model", str(initbot_archive), "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "pip install -r requirements-reports.txt" in result.stderr
+    assert json.loads((out / "intent_report.json").read_text())["greet"]["support"] > 0
+    assert not list(out.glob("*.png"))
 
 
 def test_it_names_the_file_and_key_of_a_broken_bot(tmp_path):

@@ -4,7 +4,8 @@ Story evaluation replays test stories (default: the bot's ``tests/``) against a 
 ``failed_test_stories.yml`` like Rasa; NLU evaluation scores a model (or, with
 ``--cross-validation``, freshly trained pipelines per fold) on labelled NLU data. The reports
 are the dicts the HTTP endpoints return (API.md 4.12, 4.13), also written as JSON to ``--out``
-(``results/`` by default, which git ignores).
+(``results/`` by default, which git ignores), with the figures ``rasa test`` draws as PNG
+(``engine/reports.py``; matplotlib is the optional extra requirements-reports.txt).
 
 The model is ``--model``, else the newest archive of ``--models-dir`` (the one ``serve``
 would serve), else one trained for this evaluation in a temporary folder: evaluating never
@@ -24,6 +25,7 @@ from engine.errors import EngineError
 from engine.model import Model, load_model
 from engine.nlu_evaluation import confusion_matrix, cross_validate_nlu, evaluate_nlu
 from engine.project import Project, load_project
+from engine.reports import FiguresUnavailable, report_figures
 from engine.story_evaluation import run_story_evaluation
 from engine.training import newest_archive, train
 from engine.training_data.nlu import NLUTrainingData, load_nlu_files
@@ -80,6 +82,7 @@ class Command(BaseCommand):
             evaluation.successful_stories_yaml, "utf-8"
         )
         _write_json(out / "story_report.json", evaluation.result["report"])
+        self._write_figures(evaluation.result, out)
         self._print_report("Action", evaluation.result["report"])
         result = evaluation.result
         conversations = result["report"].get("conversation_accuracy", {})
@@ -110,6 +113,7 @@ class Command(BaseCommand):
         self._write_nlu(result, out)
         intents = result["intent_evaluation"]
         _write_json(out / "intent_confusion_matrix.json", confusion_matrix(intents))
+        self._write_figures(result, out)
         self._print_report("Intent", intents["report"])
         self._print_summary(result)
 
@@ -131,6 +135,18 @@ class Command(BaseCommand):
         responses = result["response_selection_evaluation"]
         _write_json(out / "response_selection_report.json", responses["report"])
         self.stdout.write(f"Reports written to {out}")
+
+    def _write_figures(self, result: dict[str, Any], out: Path) -> None:
+        """Rasa's PNGs next to the JSON; without matplotlib the JSON stands and we say why."""
+        try:
+            figures = report_figures(result)
+        except FiguresUnavailable as exc:
+            self.stderr.write(str(exc))
+            return
+        for name, png in figures.items():
+            (out / name).write_bytes(png)
+        if figures:
+            self.stdout.write(f"Figures drawn: {', '.join(str(out / name) for name in figures)}")
 
     def _print_summary(self, result: dict[str, Any]) -> None:
         sections = [("intents", result["intent_evaluation"])]
