@@ -100,6 +100,17 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# A Server-Timing header on every answer: the request's time stage by stage (middleware,
+# NLU, lock, dialogue, write, commit, render...), for a browser's devtools and for
+# ``bench/turns.py --profile``. Off by default: the header tells clients how long things take.
+CONVAPI_SERVER_TIMING = env_bool("CONVAPI_SERVER_TIMING", False)
+if CONVAPI_SERVER_TIMING:
+    MIDDLEWARE = [
+        "convapi.timing.ServerTimingMiddleware",
+        *MIDDLEWARE,
+        "convapi.timing.ViewTimingMiddleware",
+    ]
+
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -244,7 +255,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["convapi.negotiation.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "convapi.negotiation.FirstRendererNegotiation",
     "EXCEPTION_HANDLER": "convapi.errors.exception_handler",

@@ -13,12 +13,14 @@ from rest_framework.request import Request
 from engine.errors import EventsValidationError, bad_request, events_invalid, payload_too_large
 from engine.events import Event, events_from_dicts
 from engine.schema import validate_events
+from jobs.stages import stage
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"'{name}' is not valid JSON")
 
 
+@stage("body")
 def json_body(request: Request) -> Any:
     """The parsed JSON body, or None when empty; any unreadable body is a 400."""
     raw = request.body

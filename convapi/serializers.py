@@ -25,10 +25,12 @@ from engine.emulators import EMULATORS
 from engine.errors import EventsValidationError, bad_request
 from engine.schema import validate_events
 from engine.tracker import EventVerbosity
+from jobs.stages import stage
 
 # --- running a serializer --------------------------------------------------------------
 
 
+@stage("body")
 def validated(serializer_class: type[serializers.Serializer], data: Any, *, location: str = "body"):
     """The serializer's validated data, or a 400 naming the first field it refused.
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from engine.errors import conversation_busy, lock_store_unavailable
 from jobs.metrics import LOCK_TIMEOUTS, lock_wait_measured
+from jobs.stages import stage
 from trackers.models import ConversationLock
 
 
@@ -161,7 +162,7 @@ def conversation_locked(sender_id: str) -> Iterator[None]:
     """Hold the conversation's lock for the block; 409 after ``CONVAPI_LOCK_TIMEOUT_SECONDS``."""
     store = lock_store()
     try:
-        with lock_wait_measured():
+        with lock_wait_measured(), stage("lock_wait"):
             token = store.acquire(
                 sender_id,
                 lifetime=settings.CONVAPI_LOCK_LIFETIME_SECONDS,
@@ -175,5 +176,5 @@ def conversation_locked(sender_id: str) -> Iterator[None]:
     try:
         yield
     finally:
-        with suppress(redis.RedisError):  # an unreleased lease expires by itself
+        with stage("lock_release"), suppress(redis.RedisError):  # a lease left expires
             store.release(sender_id, token)

@@ -15,6 +15,7 @@ from engine.errors import precondition_failed
 from engine.events import Event
 from engine.session import session_start_events, starts_with_session_start
 from engine.tracker import EventVerbosity, Tracker, TrackerContext
+from jobs.stages import stage
 from trackers import store
 from trackers.locks import conversation_locked
 from trackers.models import Conversation
@@ -81,9 +82,11 @@ def tracker_fetch(
         events = store.events_load(conversation, until=until)
         tracker = Tracker.from_events(sender_id, events, context.slot_defaults)
         return TrackerResponse(tracker.current_state(verbosity), etag)
-    tracker = store.tracker_restore(conversation, context.slot_defaults)
-    shown = state_events(conversation, verbosity, latest_session_only=False)
-    return TrackerResponse(tracker.current_state(verbosity, events=shown), etag)
+    with stage("restore"):
+        tracker = store.tracker_restore(conversation, context.slot_defaults)
+    with stage("answer"):
+        shown = state_events(conversation, verbosity, latest_session_only=False)
+        return TrackerResponse(tracker.current_state(verbosity, events=shown), etag)
 
 
 def tracker_events_append(

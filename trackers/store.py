@@ -30,6 +30,7 @@ from engine.events import (
 )
 from engine.session import ACTION_SESSION_START
 from engine.tracker import Tracker
+from jobs.stages import stage
 from serving.holder import configured_event_broker
 from trackers.models import Conversation, OutboxEvent
 from trackers.models import Event as EventRow
@@ -225,7 +226,8 @@ def events_persist(
     rows = []
     for event in events:
         seq = conversation.event_count + 1
-        rows.append(row_from_event(conversation, seq, event))
+        with stage("serialise"):
+            rows.append(row_from_event(conversation, seq, event))
         _note_landmarks(conversation, seq, event)
         _note_review_figures(conversation, event)
         conversation.event_count = seq
@@ -276,7 +278,8 @@ def _insert_rows(model: type[Any], names: Sequence[str], rows: Sequence[Any]) ->
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
-            params = [value for row in chunk for value in _column_values(row, fields)]
+            with stage("serialise"):
+                params = [value for row in chunk for value in _column_values(row, fields)]
             values = ", ".join([placeholders] * len(chunk))
             cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)
 
@@ -293,7 +296,8 @@ def _update_row(conversation: Conversation, names: Sequence[str], *, fence: int)
     fields = [Conversation._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    params = _column_values(conversation, fields)
+    with stage("serialise"):
+        params = _column_values(conversation, fields)
     table, key = quote(Conversation._meta.db_table), quote(Conversation._meta.pk.column)
     count = quote(Conversation._meta.get_field("event_count").column)
     with connection.cursor() as cursor:
@@ -354,7 +358,8 @@ def _note_review_figures(conversation: Conversation, event: Event) -> None:
 def _save_snapshot(
     conversation: Conversation, tracker: Tracker, slot_defaults: SlotDefaults, *, fence: int
 ) -> None:
-    conversation.state = tracker.to_snapshot()
+    with stage("serialise"):
+        conversation.state = tracker.to_snapshot()
     conversation.state_key = slot_layout_key(slot_defaults)
     conversation.latest_event_time = tracker.latest_event_time
     latest = tracker.latest_message

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from engine.story_writer import write_test_stories
 from engine.tracker import EventVerbosity, Tracker
 from jobs.log_context import log_context
 from jobs.metrics import parse_observed, turn_measured
+from jobs.stages import stage
 from serving.holder import Assistant, processor_for, require_model
 from trackers import store
 from trackers.locks import conversation_locked
@@ -83,21 +85,24 @@ def run_turn(
         turn_measured(route=route, input_channel=input_channel),
         conversation_locked(sender_id),
     ):
-        conversation = store.conversation_get(sender_id=sender_id)
-        if conversation is None:
-            if must_exist:
-                raise conversation_not_found()
-            conversation = store.conversation_new(sender_id=sender_id)
-        tracker = store.tracker_restore(conversation, context.slot_defaults, window=TURN_WINDOW)
+        with stage("restore"):
+            conversation = store.conversation_get(sender_id=sender_id)
+            if conversation is None:
+                if must_exist:
+                    raise conversation_not_found()
+                conversation = store.conversation_new(sender_id=sender_id)
+            tracker = store.tracker_restore(conversation, context.slot_defaults, window=TURN_WINDOW)
         state = None
         if state_before_step:
             # Rasa's /execute answers with the tracker as fetched before the action ran.
-            refresh = processor.refresh_session(tracker, sender_id=sender_id)
-            with transaction.atomic():
+            with stage("dialogue"):
+                refresh = processor.refresh_session(tracker, sender_id=sender_id)
+            with _timed_transaction():
                 store.events_persist(conversation, tracker, refresh, context.slot_defaults)
             state = _state(conversation, tracker, verbosity)
-        result = step(processor, tracker)
-        with transaction.atomic():
+        with stage("dialogue"):
+            result = step(processor, tracker)
+        with _timed_transaction():
             store.events_persist(conversation, tracker, result.events, context.slot_defaults)
             # Reminders the turn set or cancelled are scheduled once the events are committed.
             reminders_schedule(sender_id=sender_id, events=result.events)
@@ -111,13 +116,22 @@ def run_turn(
     )
 
 
+@contextmanager
+def _timed_transaction() -> Iterator[None]:
+    """``transaction.atomic()``, its statements counted as the "write" stage and its
+    commit as "commit" (``jobs.stages``)."""
+    with stage("commit"), transaction.atomic(), stage("write"):
+        yield
+
+
 def _state(
     conversation: Any, tracker: Tracker, verbosity: EventVerbosity | None
 ) -> dict[str, Any] | None:
     if verbosity is None:
         return None
-    shown = state_events(conversation, verbosity, latest_session_only=True)
-    return tracker.current_state(verbosity, events=shown)
+    with stage("answer"):
+        shown = state_events(conversation, verbosity, latest_session_only=True)
+        return tracker.current_state(verbosity, events=shown)
 
 
 def conversation_message(
@@ -133,7 +147,8 @@ def conversation_message(
     # Understanding a message needs no tracker: it is parsed before the conversation is
     # locked, so turns queued on one busy conversation wait only for each other's dialogue.
     message_id = message_id or uuid.uuid4().hex
-    parse_data = require_model(assistant).parse(text, message_id)
+    with stage("nlu"):
+        parse_data = require_model(assistant).parse(text, message_id)
     parse_observed(parse_data)
 
     def step(processor: MessageProcessor, tracker: Tracker) -> TurnResult:
