@@ -8,6 +8,7 @@ optional extra (requirements-reports.txt): it is imported only when a figure is 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,11 @@ MISSING_MATPLOTLIB = (
 
 class FiguresUnavailable(RuntimeError):
     """matplotlib is missing: the JSON reports stand, the pictures cannot be drawn."""
+
+
+def figures_available() -> bool:
+    """Whether matplotlib can be imported here, asked before offering figures on a page."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def report_figure_names(result: dict[str, Any]) -> list[str]:

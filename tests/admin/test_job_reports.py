@@ -1,0 +1,126 @@
+"""A finished /model/test/* job's page: its report's figures, tables and PNG pictures.
+
+The jobs run for real (``job_run``: claimed, worked in the limited child process, recorded)
+on the trained initbot served here.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+
+import pytest
+
+from jobs.models import Job
+from jobs.services import job_run
+from tests.admin.browser import fits_width, screenshot
+from tests.admin.conftest import staff_user
+from tests.conftest import BOTS
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("open_auth")]
+
+NLU = (BOTS / "initbot" / "data" / "nlu.yml").read_text()
+STORIES = (BOTS / "initbot" / "tests" / "test_stories.yml").read_text()
+
+
+def run_job(kind: str, body: str) -> Job:
+    job = Job.objects.create(kind=kind, params={"is_yaml": True}, body=body)
+    job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def page_of(job: Job) -> str:
+    return f"/admin/jobs/job/{job.pk}/change/"
+
+
+def figure_urls(html: str) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', html)
+
+
+def assert_png(response) -> tuple[int, int]:
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    content = response.content
+    assert content.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", content[16:24])
+    assert 300 < width < 2500 and 300 < height < 2000
+    return width, height
+
+
+def test_it_shows_an_intent_test_report_with_its_pictures(reviewer, trained_initbot):
+    job = run_job("test_intents", NLU)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    html = reviewer.get(page_of(job)).content.decode()
+    evaluation = job.result["intent_evaluation"]
+    assert "Test report" in html
+    assert f"Accuracy <strong>{evaluation['accuracy']:.3f}</strong>" in html
+    assert f"F1 score <strong>{evaluation['f1_score']:.3f}</strong>" in html
+    greet = evaluation["report"]["greet"]
+    assert re.search(rf"<td>greet</td><td>{greet['precision']:.3f}</td>", html)
+    urls = figure_urls(html)
+    assert [url.rsplit("/", 1)[1] for url in urls] == [
+        "intent_confusion_matrix.png",
+        "intent_histogram.png",
+    ]
+    for url in urls:
+        response = reviewer.get(url)
+        assert_png(response)
+        assert "private" in response["Cache-Control"]
+
+
+def test_it_shows_a_story_test_report_with_the_wrong_predictions(reviewer, trained_initbot):
+    job = run_job("test_stories", STORIES.replace("utter_happy", "utter_goodbye", 1))
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    html = reviewer.get(page_of(job)).content.decode()
+    stories = job.result["report"]["conversation_accuracy"]
+    assert stories["correct"] == stories["total"] - 1
+    assert f"Stories correct <strong>{stories['correct']}/{stories['total']}</strong>" in html
+    assert "Wrong predictions" in html
+    assert re.search(r"<td>utter_goodbye</td><td>utter_happy</td>", html)
+    (url,) = figure_urls(html)
+    assert url.endswith("/figure/story_confusion_matrix.png")
+    assert_png(reviewer.get(url))
+    # A picture this report does not have is not drawn.
+    assert reviewer.get(url.replace("story_", "intent_")).status_code == 404
+
+
+def test_it_gives_the_pictures_only_to_who_may_view_jobs(client, reviewer, trained_initbot):
+    job = run_job("test_intents", NLU)
+    (url, _) = figure_urls(reviewer.get(page_of(job)).content.decode())
+    reviewer.logout()
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
+    client.force_login(staff_user("conversations-only", "view_conversation"))
+    refused = client.get(url)
+    assert refused.status_code == 403 and not refused.content.startswith(b"\x89PNG")
+    client.force_login(staff_user("job-reader", "view_job"))
+    assert_png(client.get(url))
+
+
+def test_it_shows_no_report_for_a_failed_test(reviewer, initbot):
+    # initbot's domain without a trained model: a story test has no policies to ask.
+    job = run_job("test_stories", STORIES)
+    assert job.status == Job.Status.FAILED
+    assert "no dialogue policies" in job.error["message"]
+    response = reviewer.get(page_of(job))
+    assert response.status_code == 200
+    assert "Test report" not in response.content.decode()
+    figure = f"/admin/jobs/job/{job.pk}/figure/story_confusion_matrix.png"
+    assert reviewer.get(figure).status_code == 404
+
+
+def test_the_job_page_shows_the_report_in_chromium(admin_page, trained_initbot):
+    job = run_job("test_intents", NLU)
+    admin_page.goto(f"{admin_page.base_url}{page_of(job)}")
+    images = admin_page.locator(".test-report img")
+    assert images.count() == 2
+    # Loaded and decoded by the browser: a broken picture has no natural width.
+    for index in range(2):
+        images.nth(index).scroll_into_view_if_needed()
+        admin_page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 300", arg=images.nth(index).element_handle()
+        )
+    assert "Accuracy" in admin_page.locator(".test-report-scores").inner_text()
+    assert fits_width(admin_page)
+    screenshot(admin_page, "job_test_report")
