@@ -70,6 +70,65 @@ def correction_add(
     )
 
 
+# Rows a bulk confirm or relabel inserts per statement.
+CORRECTION_BATCH = 1_000
+
+
+def intent_corrections_add(
+    *,
+    events: QuerySet[EventRow],
+    author: Any,
+    intent: str | None = None,
+    known_names: Iterable[str] | None = None,
+) -> int:
+    """Confirm (``intent`` None: each message's own predicted intent) or relabel many user
+    messages at once, as the NLU inbox does for a group of identical texts.
+
+    One intent ``Correction`` per message, inserted in batches: a group may hold thousands.
+    """
+    known = None if known_names is None else set(known_names)
+    checked: dict[str, str] = {}  # each predicted intent is checked once, not per message
+
+    def label_of(event: EventRow) -> str:
+        name = intent if intent is not None else event.intent_name
+        if not name:
+            raise ReviewError("A message without a predicted intent can only be relabelled.")
+        if name not in checked:
+            checked[name] = _checked_name(name.strip(), known, "intent")
+        return checked[name]
+
+    rows = events.filter(type_name="user").order_by("id").only("conversation", "intent_name")
+    stored, batch = 0, []
+    with transaction.atomic():
+        for event in rows.iterator(chunk_size=CORRECTION_BATCH):
+            batch.append(_intent_correction(event, author, label_of(event)))
+            if len(batch) == CORRECTION_BATCH:
+                stored += len(Correction.objects.bulk_create(batch))
+                batch = []
+        stored += len(Correction.objects.bulk_create(batch))
+    return stored
+
+
+def _intent_correction(event: EventRow, author: Any, intent: str) -> Correction:
+    return Correction(
+        conversation_id=event.conversation_id,
+        event=event,
+        kind=Correction.INTENT,
+        intent=intent,
+        author=author,
+    )
+
+
+def event_corrections(event_ids: QuerySet | Iterable[int]) -> dict[int, dict[str, Correction]]:
+    """The newest correction of each kind for each of these events (as
+    ``effective_corrections`` gives them for one conversation)."""
+    latest: dict[int, dict[str, Correction]] = {}
+    rows = Correction.objects.filter(event_id__in=event_ids).order_by("created", "id")
+    for correction in rows:
+        latest.setdefault(correction.event_id, {})[correction.kind] = correction
+    return latest
+
+
 def _checked_name(value: str, known: Iterable[str] | None, what: str) -> str:
     if not NAME_PATTERN.match(value):
         raise ReviewError(f"'{value}' is not a valid {what} name.")
