@@ -7,9 +7,11 @@ flag) needs "change", and erasing needs "delete". Writes go through ``trackers.r
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -221,7 +223,7 @@ class ConversationAdmin(admin.ModelAdmin):
         if request.method != "GET":
             return self.review_view(request, conversation.pk)
         page = transcript(conversation, upto=_positive_int(request.GET.get("upto")))
-        intents, actions = _domain_names()
+        names = _domain_names()
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -233,8 +235,11 @@ class ConversationAdmin(admin.ModelAdmin):
             "notes": conversation.notes.select_related("author"),
             "can_change": self.has_change_permission(request, conversation),
             "can_delete": self.has_delete_permission(request, conversation),
-            "known_intents": intents or [],
-            "known_actions": actions or [],
+            "known_intents": names.intents or [],
+            "known_entities": names.entities or [],
+            "known_actions": names.actions or [],
+            "intent_threshold": settings.CONVAPI_REVIEW_INTENT_THRESHOLD,
+            "action_threshold": settings.CONVAPI_REVIEW_ACTION_THRESHOLD,
         }
         template = "admin/trackers/conversation/transcript.html"
         return TemplateResponse(request, template, context)
@@ -274,8 +279,8 @@ def _apply_review(request: HttpRequest, conversation: Conversation) -> str:
         if event is None:
             raise review.ReviewError("That event is not part of this conversation.")
         kind = post.get("kind", "")
-        intents, actions = _domain_names()
-        known = intents if kind == Correction.INTENT else actions
+        names = _domain_names()
+        known = names.intents if kind == Correction.INTENT else names.actions
         review.correction_add(
             event=event,
             author=request.user,
@@ -299,12 +304,27 @@ def _apply_review(request: HttpRequest, conversation: Conversation) -> str:
     raise review.ReviewError(f"Unknown review operation '{op}'.")
 
 
-def _domain_names() -> tuple[list[str] | None, list[str] | None]:
-    """The loaded assistant's intents and actions: corrections must name known ones."""
+@dataclass(frozen=True)
+class DomainNames:
+    """What a correction may name; ``None`` when no model is served (nothing to check)."""
+
+    intents: list[str] | None = None
+    entities: list[str] | None = None
+    actions: list[str] | None = None
+
+
+def _domain_names() -> DomainNames:
+    """The served domain's intents, entities and actions: the page offers them as choices,
+    and an intent or action correction must name one of them."""
     assistant = current_assistant()
     if assistant is None:
-        return None, None
-    return assistant.domain.intents, assistant.domain.action_names_or_texts
+        return DomainNames()
+    domain = assistant.domain
+    return DomainNames(
+        intents=list(domain.intents),
+        entities=list(domain.entities),
+        actions=list(domain.action_names_or_texts),
+    )
 
 
 def _who(request: HttpRequest) -> str:

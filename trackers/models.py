@@ -35,6 +35,8 @@ class Conversation(models.Model):
     had_fallback = models.BooleanField(default=False, db_index=True)
     lowest_confidence = models.FloatField(null=True, blank=True, db_index=True)
     reviewed = models.BooleanField(default=False, db_index=True)
+    # The start of the latest user message, the list's preview of where a conversation is.
+    latest_user_text = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-updated"]

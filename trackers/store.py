@@ -248,7 +248,7 @@ _OUTBOX_COLUMNS = ("sender_id", "seq", "message", "created_at", "error")
 _SNAPSHOT_COLUMNS = (
     "updated", "event_count", "latest_event_time", "latest_intent", "latest_input_channel",
     "latest_restart_seq", "latest_reset_seq", "latest_session_seq", "state", "state_key",
-    "user_turns", "had_fallback", "lowest_confidence",
+    "user_turns", "had_fallback", "lowest_confidence", "latest_user_text",
 )  # fmt: skip
 
 
@@ -320,7 +320,7 @@ def events_replace(
     for name in ("event_count", "latest_restart_seq", "latest_reset_seq", "latest_session_seq"):
         setattr(conversation, name, 0)
     conversation.user_turns, conversation.had_fallback = 0, False
-    conversation.lowest_confidence = None
+    conversation.lowest_confidence, conversation.latest_user_text = None, ""
     tracker = Tracker(conversation.sender_id, slot_defaults)
     events_append(conversation, tracker, events, slot_defaults, fence=fence)
     return tracker
@@ -337,6 +337,7 @@ def _note_landmarks(conversation: Conversation, seq: int, event: Event) -> None:
 
 
 FALLBACK_INTENTS = ("nlu_fallback",)
+PREVIEW_CHARS = 255  # ``Conversation.latest_user_text``'s length
 FALLBACK_ACTIONS = ("action_default_fallback", "action_two_stage_fallback")
 
 
@@ -344,6 +345,7 @@ def _note_review_figures(conversation: Conversation, event: Event) -> None:
     """Keep the reviewer's per-conversation figures current, so the list never aggregates."""
     if isinstance(event, UserUttered):
         conversation.user_turns += 1
+        conversation.latest_user_text = _indexed_text(event)[:PREVIEW_CHARS]
         conversation.had_fallback |= event.intent_name in FALLBACK_INTENTS
         confidence = indexed_confidence(event)
         if confidence is not None:

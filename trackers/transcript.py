@@ -1,7 +1,10 @@
 """A conversation's log as the items of a chat transcript, corrections beside the originals.
 
-Pure presentation: the template draws user items right, bot items left, and everything
-else (actions, slots, session starts) small in between.
+Pure presentation: the template draws user items right, bot items left, actions and slots
+small in between, session starts and restarts as separators, and every other event
+(``user_featurization``, ``rewind``, loops, reminders...) as metadata the page folds away
+behind one toggle. Confidences under the review thresholds (``CONVAPI_REVIEW_*_THRESHOLD``)
+and failed custom actions are flagged for the template to highlight.
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from django.conf import settings
 
 from engine.story_writer import annotate_entities
 from trackers.models import Conversation, Correction
@@ -19,11 +24,14 @@ from trackers.review import effective_corrections
 # the downloads always hold the whole log.
 MAX_EVENTS_SHOWN = 2000
 SEPARATORS = {"session_started": "session started", "restart": "conversation restarted"}
+# A message longer than this, or of more lines, is shown shortened with a way to expand it.
+LONG_TEXT_CHARS = 500
+LONG_TEXT_LINES = 8
 
 
 @dataclass
 class Item:
-    kind: str  # user, bot, action, slot, separator, other
+    kind: str  # user, bot, action, slot, separator, meta
     row: EventRow
     label: str = ""
     text: str = ""
@@ -32,6 +40,13 @@ class Item:
     image: str = ""
     corrections: dict[str, Correction] = field(default_factory=dict)
     annotated: str = ""
+    low_confidence: bool = False
+    failure: str = ""
+
+    @property
+    def long(self) -> bool:
+        """Whether the page shortens the message (it can be expanded in place)."""
+        return len(self.text) > LONG_TEXT_CHARS or self.text.count("\n") >= LONG_TEXT_LINES
 
     @property
     def corrected_annotation(self) -> str:
@@ -53,6 +68,11 @@ class TranscriptPage:
     last: int
     earlier: int | None
     later: int | None
+
+    @property
+    def meta_count(self) -> int:
+        """How many metadata events the "details" toggle shows."""
+        return sum(1 for item in self.items if item.kind == "meta")
 
 
 def transcript(conversation: Conversation, *, upto: int | None = None) -> TranscriptPage:
@@ -79,9 +99,9 @@ def _item(row: EventRow, corrections: dict[str, Correction]) -> Item:
     if builder is not None:
         item = builder(row, data)
     elif row.type_name in SEPARATORS:
-        item = Item("separator", row, label=row.type_name, text=SEPARATORS[row.type_name])
+        item = Item("separator", row, text=SEPARATORS[row.type_name])
     else:
-        item = Item("other", row, label=row.type_name, detail=_compact(data, row.type_name))
+        item = Item("meta", row, label=row.type_name, detail=_compact(data))
     item.corrections = corrections
     return item
 
@@ -91,15 +111,15 @@ def _user(row: EventRow, data: dict) -> Item:
     intent = parse.get("intent") or {}
     entities = [e for e in parse.get("entities") or [] if isinstance(e, dict)]
     text = data.get("text") or ""
-    confidence = intent.get("confidence")
-    detail = f"{confidence:.2f}" if isinstance(confidence, int | float) else ""
+    confidence = row.confidence
     return Item(
         "user",
         row,
         label=intent.get("name") or "",
         text=text,
-        detail=detail,
+        detail="" if confidence is None else f"{confidence:.2f}",
         annotated=annotate_entities(text, entities),
+        low_confidence=_below(confidence, settings.CONVAPI_REVIEW_INTENT_THRESHOLD),
     )
 
 
@@ -119,10 +139,21 @@ def _bot(row: EventRow, data: dict) -> Item:
 
 def _action(row: EventRow, data: dict) -> Item:
     name = data.get("name") or data.get("action_text") or ""
-    confidence = data.get("confidence")
+    confidence = row.confidence
     policy = data.get("policy") or ""
-    detail = f"{policy} {confidence:.2f}" if isinstance(confidence, int | float) else policy
-    return Item("action", row, label=name, detail=detail.strip())
+    detail = policy if confidence is None else f"{policy} {confidence:.2f}"
+    return Item(
+        "action",
+        row,
+        label=name,
+        detail=detail.strip(),
+        low_confidence=_below(confidence, settings.CONVAPI_REVIEW_ACTION_THRESHOLD),
+        failure=row.failure,
+    )
+
+
+def _below(confidence: float | None, threshold: float) -> bool:
+    return confidence is not None and confidence < threshold
 
 
 def _slot(row: EventRow, data: dict) -> Item:
@@ -130,7 +161,7 @@ def _slot(row: EventRow, data: dict) -> Item:
     return Item("slot", row, label=str(data.get("name")), text=value)
 
 
-def _compact(data: dict, type_name: str) -> str:
+def _compact(data: dict) -> str:
     rest = {
         k: v for k, v in data.items() if k not in ("event", "timestamp") and v not in ({}, None)
     }

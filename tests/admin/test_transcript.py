@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
 
-from tests.admin.conftest import CHANGELIST, chat, greeting
+from tests.admin.conftest import CHANGELIST, chat, greeting, user_event
+from tests.api.conftest import formbot  # noqa: F401 - a fixture
 from trackers.models import Correction, Event
+from trackers.transcript import LONG_TEXT_CHARS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "initbot")]
 
@@ -30,7 +33,14 @@ def test_it_shows_user_right_bot_left_and_actions_small_between(reviewer):
     conversation = greeting(reviewer, "chatty", text="hello bot")
     page = page_of(reviewer, conversation)
     assert '<div class="bubble user"' in page and '<div class="bubble bot"' in page
-    order = ["session started", "hello bot", "greet</b> 0.95", "utter_greet", "Hey! How are you?"]
+    order = [
+        "session started",
+        "hello bot",
+        "greet</b>",
+        "0.95",
+        "utter_greet",
+        "Hey! How are you?",
+    ]
     positions = [page.index(marker) for marker in order]
     assert positions == sorted(positions)
 
@@ -140,3 +150,108 @@ def test_it_pages_through_a_long_conversation(reviewer, monkeypatch):
         page = reviewer.get(f"{CHANGELIST}{conversation.pk}/change/?upto={bad}")
         assert page.status_code == 200
         assert f"Events {count - 3}&ndash;{count}" in page.content.decode()
+
+
+def element(page: str, event: Event) -> str:
+    """The page's markup for one event: its element up to the next event's."""
+    start = page.index(f'id="event-{event.seq}"')
+    start = page.rindex("<div", 0, start)
+    after = page.index(">", start)
+    ends = [page.find(marker, after) for marker in ('id="event-', 'id="review-side"')]
+    end = min(end for end in ends if end > 0)
+    return page[start : page.rindex("<div", 0, end)]
+
+
+def test_it_folds_metadata_events_behind_one_details_toggle(reviewer):
+    conversation = greeting(reviewer, "meta", text="hello bot")
+    metadata = [
+        {"event": "user_featurization", "use_text_for_featurization": False},
+        {"event": "rewind"},
+        {"event": "followup", "name": "utter_greet"},
+    ]
+    reviewer.post_json("/conversations/meta/tracker/events", metadata)
+    conversation.refresh_from_db()
+    page = page_of(reviewer, conversation)
+    assert page.count('type="checkbox" id="show-details"') == 1
+    assert "details: 3 metadata events" in page
+    for event in conversation.events.filter(type_name__in=["user_featurization", "rewind"]):
+        assert 'class="t-event t-meta"' in element(page, event)
+    toggle = page.index('id="show-details"')
+    assert all(page.index(f'id="event-{e.seq}"') > toggle for e in conversation.events.all())
+    for kind in ("user", "action", "bot", "session_started"):
+        for event in conversation.events.filter(type_name=kind):
+            assert "t-meta" not in element(page, event)
+    assert "&quot;use_text_for_featurization&quot;: false" in page  # still there, folded
+
+
+def test_it_shows_no_details_toggle_without_metadata_events(reviewer):
+    page = page_of(reviewer, greeting(reviewer, "plain"))
+    assert 'id="show-details"' not in page and "t-meta" not in page.split("</style>")[-1]
+
+
+def test_it_labels_separators_once_and_cleanly(reviewer):
+    conversation = greeting(reviewer, "separated")
+    reviewer.post_json("/conversations/separated/tracker/events", {"event": "restart"})
+    page = page_of(reviewer, conversation)
+    started = conversation.events.get(type_name="session_started")
+    assert re.search(r">session started</div>", element(page, started))
+    restart = conversation.events.get(type_name="restart")
+    assert re.search(r">conversation restarted</div>", element(page, restart))
+    assert "SESSION_STARTED" not in page.upper().replace("SESSION STARTED", "")
+
+
+def test_it_highlights_confidences_under_the_thresholds(reviewer, settings):
+    settings.CONVAPI_REVIEW_INTENT_THRESHOLD = 0.6
+    settings.CONVAPI_REVIEW_ACTION_THRESHOLD = 0.3
+    conversation = chat(
+        reviewer,
+        "unsure",
+        ("hi", "greet", 0.95, "utter_greet", "Hey"),
+        ("hm", "mood_great", 0.55, "utter_happy", "Great"),
+    )
+    shaky = {"event": "action", "name": "utter_goodbye", "policy": "TEDPolicy", "confidence": 0.2}
+    reviewer.post_json("/conversations/unsure/tracker/events", shaky)
+    page = page_of(reviewer, conversation)
+    sure, unsure = conversation.events.filter(type_name="user").order_by("seq")
+    assert "low-confidence" in element(page, unsure) and "0.55" in element(page, unsure)
+    assert "low-confidence" not in element(page, sure)
+    action = conversation.events.get(action_name="utter_goodbye")
+    assert 'class="t-event action low-confidence"' in element(page, action)
+    # Action confidences of 1.0 (the rule policy's) are above the action threshold.
+    assert "low-confidence" not in element(page, conversation.events.get(action_name="utter_happy"))
+    settings.CONVAPI_REVIEW_ACTION_THRESHOLD = 0.1
+    assert "low-confidence" not in element(page_of(reviewer, conversation), action)
+
+
+def test_it_shortens_long_messages_with_a_way_to_expand(reviewer):
+    long_text = "word " * (LONG_TEXT_CHARS // 5 + 20)
+    conversation = greeting(reviewer, "wordy", text="short one")
+    reviewer.post_json(
+        "/conversations/wordy/tracker/events", [user_event(long_text.strip(), "greet")]
+    )
+    page = page_of(reviewer, conversation)
+    long_event = conversation.events.get(text=long_text.strip())
+    assert f'<input type="checkbox" class="expand-toggle" id="expand-{long_event.seq}">' in page
+    assert f'for="expand-{long_event.seq}"' in page and long_text.strip() in page
+    assert page.count('class="bubble user clamped"') == 1
+    assert page.count('expand-toggle" id=') == 1  # the short message is not clamped
+
+
+def options(page: str, datalist: str) -> list[str]:
+    listed = page.split(f'<datalist id="{datalist}">')[1].split("</datalist>")[0]
+    return re.findall(r'<option value="([^"]+)">', listed)
+
+
+def test_it_offers_the_served_domains_intents_entities_and_actions(reviewer, formbot):  # noqa: F811
+    page = page_of(reviewer, greeting(reviewer, "choices", text="table for two"))
+    offered = {name: options(page, f"known-{name}") for name in ("intents", "actions")}
+    assert offered["intents"] == formbot.domain.intents
+    assert offered["actions"] == formbot.domain.action_names_or_texts
+    assert "restaurant_form" in offered["actions"] and "utter_ask_cuisine" in offered["actions"]
+    entities = page.split('class="known-entities"')[1].split("</div>")[0]
+    assert re.findall(r"<code>(\w+)</code>", entities) == formbot.domain.entities
+    user = Event.objects.get(conversation__sender_id="choices", type_name="user")
+    correct(reviewer, user.conversation, user, "intent", "requets_restaurant")
+    assert Correction.objects.count() == 0
+    correct(reviewer, user.conversation, user, "intent", "request_restaurant")
+    assert Correction.objects.get().intent == "request_restaurant"
