@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
+import unicodedata
 from typing import Any
 
 from interactive.events import ACTION_LISTEN, entities_of, intent_name
 
 HIDDEN_ACTIONS = {ACTION_LISTEN, "action_session_start", "action_extract_slots"}
+# The narrowest a column of the table gets; below ~24 columns the table cannot fit.
+MIN_CELL = 4
 
 
 def format_bot_message(event: dict[str, Any]) -> str:
@@ -96,25 +98,59 @@ def _describe_action(event: dict[str, Any]) -> str:
 
 
 def history_table(events: list[dict], width: int | None = None) -> str:
-    """The conversation as a three-column table: #, Bot, You."""
+    """The conversation as a three-column table (#, Bot, You) no wider than ``width``.
+
+    ``width`` defaults to the terminal's: a line one column too wide wraps, and every
+    border after it breaks.
+    """
     width = width or shutil.get_terminal_size((100, 24)).columns
-    cell = max(16, (width - 12) // 2)
-    border = "+" + "-" * 5 + "+" + "-" * (cell + 2) + "+" + "-" * (cell + 2) + "+"
-    lines = [border, _row(["#", "Bot", "You"], [3, cell, cell]), border]
-    for index, (bot, user) in enumerate(history_rows(events), 1):
+    rows = history_rows(events)
+    number = max(3, len(str(len(rows))))
+    # "| " + number + " | " + cell + " | " + cell + " |": 10 columns of borders and padding.
+    cell = max(MIN_CELL, (width - number - 10) // 2)
+    widths = [number, cell, cell]
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    lines = [border, _row(["#", "Bot", "You"], widths), border]
+    for index, (bot, user) in enumerate(rows, 1):
         bot_lines, user_lines = _wrap(bot, cell), _wrap(user, cell)
         for n in range(max(len(bot_lines), len(user_lines))):
-            number = str(index) if n == 0 else ""
-            parts = [number, _at(bot_lines, n), _at(user_lines, n)]
-            lines.append(_row(parts, [3, cell, cell]))
+            label = str(index) if n == 0 else ""
+            lines.append(_row([label, _at(bot_lines, n), _at(user_lines, n)], widths))
         lines.append(border)
     return "\n".join(lines)
 
 
+def display_width(text: str) -> int:
+    """Columns the text takes in a terminal: wide (CJK, emoji) characters take two,
+    combining marks none."""
+    return sum(_char_width(char) for char in text)
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
 def _wrap(text: str, width: int) -> list[str]:
+    """Lines of at most ``width`` columns, broken between words, inside a word too long."""
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, width) or [""]
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}" if line else word
+            if display_width(candidate) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            for char in word:  # a word wider than the cell is cut where it reaches the edge
+                if display_width(line + char) > width:
+                    lines.append(line)
+                    line = ""
+                line += char
+        lines.append(line)
     return lines
 
 
@@ -123,4 +159,5 @@ def _at(lines: list[str], index: int) -> str:
 
 
 def _row(parts: list[str], widths: list[int]) -> str:
-    return "| " + " | ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)) + " |"
+    cells = [part + " " * (w - display_width(part)) for part, w in zip(parts, widths, strict=True)]
+    return "| " + " | ".join(cells) + " |"

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from engine.domain import DEFAULT_ACTIONS
 from interactive.client import Client
 from interactive.display import annotate, history_table
 from interactive.events import (
@@ -63,6 +64,7 @@ class Session:
     def run(self) -> None:
         """Record turns until the author quits or ``max_messages`` user turns were taught."""
         self.domain = self.client.domain()
+        self.terminal.names = domain_names(self.domain)
         self.terminal.say(HELP)
         taught = 0
         while self.max_messages is None or taught < self.max_messages:
@@ -89,6 +91,11 @@ class Session:
 
     def listening(self) -> bool:
         return is_listening(self.events("APPLIED"))
+
+    def show_history(self) -> None:
+        """The table of the conversation as the bot now sees it: the applied events, so a
+        corrected message (rewound, then sent again) shows once and undone actions not."""
+        self.terminal.say(history_table(self.events("APPLIED")))
 
     def _step_done(self) -> None:
         self.on_step(self.events("APPLIED"))
@@ -151,7 +158,7 @@ class Session:
         while True:
             result = self.client.request_prediction(self.conversation_id)
             best = max(result["scores"], key=lambda s: s["score"])
-            self.terminal.say(history_table(self.events()))
+            self.show_history()
             self.unsaved = True
             if self.validate_action(best["action"], result, result["scores"]) == ACTION_LISTEN:
                 return
@@ -202,7 +209,7 @@ class Session:
         else:
             self.terminal.say("Nothing to undo.")
             return
-        self.terminal.say(history_table(self.events()))
+        self.show_history()
 
     def fork(self) -> None:
         """Continue from before a chosen earlier user message."""
@@ -215,7 +222,7 @@ class Session:
         choice = self.terminal.choose("Fork before which user message?", options, allow_new=False)
         index = users[int(choice) - 1][0]
         self.client.send_event(self.conversation_id, [simple_event("restart"), *events[:index]])
-        self.terminal.say(history_table(self.events()))
+        self.show_history()
 
     def export(self) -> None:
         if self.exporter is None:
@@ -251,6 +258,15 @@ def parse_markup(marked: str) -> tuple[list[dict], str]:
         cursor = match.end()
     plain.append(marked[cursor:])
     return entities, "".join(plain)
+
+
+def domain_names(domain: dict[str, Any]) -> set[str]:
+    """The intent, action, response and form names of a domain, and the default actions
+    every bot has (``action_listen`` ends the bot's turn), for Tab to complete."""
+    names = {_name(i) for i in domain.get("intents") or []} | set(DEFAULT_ACTIONS)
+    names |= {str(a) for a in domain.get("actions") or []}
+    names |= set(domain.get("responses") or {}) | set(domain.get("forms") or {})
+    return names
 
 
 def _name(item: Any) -> str:

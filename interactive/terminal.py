@@ -1,12 +1,16 @@
 """Questions to the author over plain input()/print(), so any terminal (and tmux) can drive it.
 
 Every question also accepts the session commands (``:undo``, ``:restart``, ``:fork``,
-``:export``, ``:quit``); they leave the question by raising the matching outcome.
+``:export``, ``:quit``); they leave the question by raising the matching outcome. In a
+terminal, input() goes through GNU readline: line editing, a history of what was typed
+(Up, Ctrl-R) and Tab completion of the domain's intent and action names and the commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +32,34 @@ COMMANDS: dict[str, type[Exception]] = {
 HELP = "Commands: :undo  :restart  :fork  :export  :quit  (at any question)"
 NEW = object()  # the "enter a new one" choice
 SHOWN = 15
+# Answers not worth recalling with Up: yes, no, Enter, a number picked from a list.
+FORGETTABLE = re.compile(r"^(y|n|yes|no|\d{1,2}|)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Option:
     value: str
     label: str = ""
+
+
+def completions(names: Iterable[str], prefix: str) -> list[str]:
+    """The names that complete ``prefix``, sorted; an intent also completes after ``/``
+    (a message typed as ``/greet`` is that intent)."""
+    candidates = set(names) | set(COMMANDS) | {":help"}
+    candidates |= {f"/{name}" for name in names if not name.startswith(("/", ":"))}
+    return sorted(name for name in candidates if name.startswith(prefix))
+
+
+def completer(names: Callable[[], Iterable[str]]) -> Callable[[str, int], str | None]:
+    """readline's completer protocol: asked with state 0, 1, 2... until it returns None."""
+    found: list[str] = []
+
+    def complete(text: str, state: int) -> str | None:
+        if state == 0:
+            found[:] = completions(names(), text)
+        return found[state] if state < len(found) else None
+
+    return complete
 
 
 class Terminal:
@@ -44,15 +70,37 @@ class Terminal:
         ask: Callable[[str], str] | None = None,
         say: Callable[[str], Any] = print,
     ) -> None:
+        self.names: set[str] = set()  # what Tab completes: the domain's, once it is known
+        self._readline = _readline(lambda: self.names) if ask is None else None
         self._input = ask or (lambda prompt: input(prompt))  # looked up late: patchable
         self.say = say
 
+    def _read(self, prompt: str, default: str | None) -> str:
+        """One line; with readline a text default is put on the line to edit, not retype."""
+        if self._readline is None or not default:
+            hint = f" [{default}]" if default else ""
+            return self._input(f"{prompt}{hint} ")
+        self._readline.set_startup_hook(lambda: self._readline.insert_text(default))
+        try:
+            answer = self._input(f"{prompt} ")
+        finally:
+            self._readline.set_startup_hook()
+        return answer
+
+    def _remember(self, answer: str) -> None:
+        """Into the history (Up, Ctrl-R), unless trivial or the same as the line before."""
+        if self._readline is None or FORGETTABLE.match(answer):
+            return
+        length = self._readline.get_current_history_length()
+        if not length or self._readline.get_history_item(length) != answer:
+            self._readline.add_history(answer)
+
     def ask(self, question: str, default: str | None = None, *, commands: bool = True) -> str:
         """One line of text; Enter gives ``default`` (when there is one)."""
-        hint = f" [{default}]" if default else ""
         while True:
             try:
-                answer = self._input(f"? {question}{hint} ").strip()
+                answer = self._read(f"? {question}", default).strip()
+                self._remember(answer)
             except EOFError:
                 raise Abort() from None
             except KeyboardInterrupt:
@@ -104,3 +152,23 @@ class Terminal:
             self.say(f"  {number:2d}. {option.value}{'  ' + option.label if option.label else ''}")
         if len(shown) > SHOWN:
             self.say(f"  ... {len(shown) - SHOWN} more: type text to filter")
+
+
+def _readline(names: Callable[[], Iterable[str]]) -> Any:
+    """GNU readline under input(), when a person types at a terminal; None otherwise (piped
+    input, or a Python built without it)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return None
+    try:
+        import readline
+    except ImportError:
+        return None
+    # Words end at spaces only: "/greet", ":undo" and "utter_cheer_up" complete whole.
+    readline.set_completer_delims(" \t\n")
+    readline.set_auto_history(False)  # Terminal._remember keeps what is worth recalling
+    readline.set_completer(completer(names))
+    if "libedit" in (readline.__doc__ or ""):  # macOS's Python binds keys its own way
+        readline.parse_and_bind("bind ^I rl_complete")
+    else:
+        readline.parse_and_bind("tab: complete")
+    return readline

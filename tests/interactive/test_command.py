@@ -95,10 +95,12 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; the screen:\n{self.screen()[-3000:]}")
 
-    def answer(self, prompt: str, keys: str) -> None:
+    def answer(self, prompt: str, keys: str, *then: str) -> None:
+        """Type ``keys`` at ``prompt``, press the named keys ``then`` (tmux's names), Enter."""
         self.expect(prompt)
         subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", keys], check=True)
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "Enter"], check=True)
+        for key in [*then, "Enter"]:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
 
     def exited(self) -> bool:
         dead = subprocess.run(
@@ -127,7 +129,7 @@ def teach(tmux: Tmux) -> None:
     tmux.answer(PICK, "affirm")
     tmux.answer("Entities, marked as [value](entity) ->", "")
     tmux.answer(ACTION, "n")
-    tmux.answer(PICK, "utter_cheer_up")
+    tmux.answer(PICK, "utter_che", "Tab")  # readline completes the domain's names
     tmux.answer(ACTION, "n")
     tmux.answer(PICK, "new")
     tmux.answer("Name of the new action", "utter_moon")
@@ -160,6 +162,12 @@ def test_it_teaches_the_bot_in_a_terminal_and_the_export_trains(live_server, ser
         tmux.close()
     assert exited, "the command did not end after :quit"
     assert "intent: affirm 1.00" in screen
+    # The corrected message has one row; no line of a table is wider than the 160-column
+    # terminal (capture-pane -J joins a wrapped line back into one).
+    table = screen[screen.rindex("| # | Bot") :]
+    assert table.count("I am flying to the moon") == 1
+    rows = [line for line in screen.splitlines() if line.startswith(("+---", "| "))]
+    assert rows and max(len(line.rstrip()) for line in rows) <= 160
     assert "Enjoy the moon!" in screen
     assert "Traceback" not in screen
     assert "- action: utter_moon" in (bot / "data" / "stories.yml").read_text()

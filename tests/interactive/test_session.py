@@ -121,3 +121,20 @@ def test_it_stops_after_max_messages(api):
     session.max_messages = 1
     session.run()
     assert script.answers == GREETING
+
+
+def last_table(screen: list[str]) -> str:
+    return [line for line in screen if line.startswith("+---")][-1]
+
+
+def test_a_corrected_intent_replaces_the_message_in_the_table(api):
+    script = Script([*GREETING, "I am flying to the moon", "n", "affirm", "", ":quit"])
+    script.session(api, "corrected").run()
+    table = last_table(script.screen)
+    # One row for the message, showing the corrected intent, not the parsed one too.
+    assert table.count("I am flying to the moon") == 1, table
+    assert "intent: affirm 1.00" in table
+    assert table.count("intent: ") == 2  # /greet and the corrected message
+    # The rewound parse stays in the tracker's log: only the table leaves it out.
+    every = api.tracker("corrected", "ALL")["events"]
+    assert [e["text"] for e in every if e["event"] == "user"].count("I am flying to the moon") == 2
