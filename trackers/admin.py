@@ -19,7 +19,8 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html_join
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from engine.story_writer import write_test_stories
 from serving.holder import current_assistant
@@ -60,17 +61,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = (
-        "sender_id",
+        "sender",
         "started",
         "latest_activity",
         "turns",
-        "latest_intent",
+        "intent",
+        "preview",
         "fallback",
         "channel",
         "tag_list",
         "reviewed",
     )
+    list_display_links = ("sender",)
     list_filter = (
+        filters.UserMessagesFilter,
         filters.DateRangeFilter,
         filters.IntentFilter,
         filters.ActionFilter,
@@ -99,16 +103,31 @@ class ConversationAdmin(admin.ModelAdmin):
         return False
 
     # --- columns ----------------------------------------------------------------------
+    # Long values (sender ids, messages) are cut to the column's width by CSS, whole in
+    # their title, so the list fits a 1366 px screen beside the filters.
+
+    @admin.display(description="sender id", ordering="sender_id")
+    def sender(self, obj: Conversation) -> str:
+        return _clipped(obj.sender_id)
 
     @admin.display(description="started", ordering="created")
     def started(self, obj: Conversation) -> str:
-        return obj.created.astimezone(UTC).strftime(TIME_FORMAT)
+        return compact_time(obj.created, now=timezone.now())
 
     @admin.display(description="latest activity", ordering="latest_event_time")
     def latest_activity(self, obj: Conversation) -> str:
         if obj.latest_event_time is None:
             return "-"
-        return datetime.fromtimestamp(obj.latest_event_time, tz=UTC).strftime(TIME_FORMAT)
+        moment = datetime.fromtimestamp(obj.latest_event_time, tz=UTC)
+        return compact_time(moment, now=timezone.now())
+
+    @admin.display(description="latest intent", ordering="latest_intent")
+    def intent(self, obj: Conversation) -> str:
+        return _clipped(obj.latest_intent) if obj.latest_intent else "-"
+
+    @admin.display(description="latest user message")
+    def preview(self, obj: Conversation) -> str:
+        return _clipped(obj.latest_user_text) if obj.latest_user_text else "-"
 
     @admin.display(description="user turns", ordering="user_turns")
     def turns(self, obj: Conversation) -> int:
@@ -120,7 +139,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     @admin.display(description="channel", ordering="latest_input_channel")
     def channel(self, obj: Conversation) -> str:
-        return obj.latest_input_channel or "-"
+        return _clipped(obj.latest_input_channel) if obj.latest_input_channel else "-"
 
     @admin.display(description="tags")
     def tag_list(self, obj: Conversation) -> str:
@@ -325,6 +344,24 @@ def _domain_names() -> DomainNames:
         entities=list(domain.entities),
         actions=list(domain.action_names_or_texts),
     )
+
+
+def compact_time(moment: datetime, *, now: datetime) -> str:
+    """A time on one short line: the time of day today, the day this year, else the date; the
+    full time (UTC) in its title."""
+    moment, now = moment.astimezone(UTC), now.astimezone(UTC)
+    if moment.date() == now.date():
+        short = moment.strftime("%H:%M")
+    elif moment.year == now.year:
+        short = moment.strftime("%b %d")
+    else:
+        short = moment.strftime("%Y-%m-%d")
+    full = moment.strftime(TIME_FORMAT) + " UTC"
+    return format_html('<time datetime="{}" title="{}">{}</time>', moment.isoformat(), full, short)
+
+
+def _clipped(text: str) -> str:
+    return format_html('<span class="clip" title="{}">{}</span>', text, text)
 
 
 def _who(request: HttpRequest) -> str:

@@ -47,6 +47,37 @@ def _events_where(**conditions: Any) -> Exists:
     return Exists(Event.objects.filter(conversation=OuterRef("pk"), **conditions))
 
 
+class UserMessagesFilter(admin.SimpleListFilter):
+    """Conversations with no user message (a tracker read of an unknown id leaves one)
+    say nothing to review: hidden unless asked for."""
+
+    title = "user messages"
+    parameter_name = "empty"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [("only", "with no user message"), ("all", "all, empty ones too")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "with a user message",
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        if self.value() == "all":
+            return queryset
+        if self.value() == "only":
+            return queryset.filter(user_turns=0)
+        return queryset.filter(user_turns__gt=0)
+
+
 class DateRangeFilter(admin.ListFilter):
     """Conversations started between two dates (either end may be left open)."""
 

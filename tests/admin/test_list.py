@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
+
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.admin.conftest import CHANGELIST, action_event, chat, greeting
+from trackers.admin import compact_time
 from trackers.models import Conversation, Tag
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth", "initbot")]
@@ -90,7 +95,7 @@ def test_it_searches_sender_ids_and_message_texts(reviewer):
     reviewer.post_json(
         "/conversations/carol/tracker/events", {"event": "bot", "text": "Your PARCEL is late"}
     )
-    page = rows(reviewer, "?q=parcel")
+    page = rows(reviewer, "?q=parcel&empty=all")  # carol said nothing: an empty conversation
     assert "alice" in page and "carol" in page and ">bob<" not in page
     assert ">alice<" not in rows(reviewer, "?q=bob") and "bob" in rows(reviewer, "?q=bob")
 
@@ -138,3 +143,58 @@ def test_it_searches_message_texts_through_the_trigram_index(reviewer):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "event_text_trgm_idx" in plan
     assert [c.sender_id for c in queryset] == ["indexed"]
+
+
+def test_it_hides_conversations_with_no_user_message_unless_asked(reviewer):
+    greeting(reviewer, "talker")
+    assert reviewer.get("/conversations/silent/tracker").status_code == 200
+    assert Conversation.objects.get(sender_id="silent").user_turns == 0
+    default = rows(reviewer)
+    assert ">talker<" in default and "silent" not in default
+    assert 'href="?empty=only"' in default and 'href="?empty=all"' in default
+    only = rows(reviewer, "?empty=only")
+    assert ">silent<" in only and "talker" not in only
+    both = rows(reviewer, "?empty=all")
+    assert ">silent<" in both and ">talker<" in both
+
+
+def test_it_previews_the_latest_user_message_kept_by_the_store(reviewer):
+    chat(
+        reviewer,
+        "previewed",
+        ("first words", "greet", 0.9, "utter_greet", "Hey"),
+        ("where is <b>my</b> parcel", "greet", 0.9, "utter_greet", "Here"),
+    )
+    reviewer.post_json("/conversations/previewed/tracker/events", [action_event("utter_greet")])
+    conversation = Conversation.objects.get(sender_id="previewed")
+    assert conversation.latest_user_text == "where is <b>my</b> parcel"
+    page = rows(reviewer)
+    assert 'title="where is &lt;b&gt;my&lt;/b&gt; parcel">where is &lt;b&gt;my' in page
+    assert "first words" not in page
+
+
+def test_it_keeps_only_the_start_of_a_long_message_and_forgets_a_replaced_log(reviewer):
+    long_text = "x" * 1000
+    chat(reviewer, "long", (long_text, "greet", 0.9, "utter_greet", None))
+    assert Conversation.objects.get(sender_id="long").latest_user_text == "x" * 255
+    reviewer.put_json("/conversations/long/tracker/events", [action_event("utter_greet")])
+    assert Conversation.objects.get(sender_id="long").latest_user_text == ""
+
+
+def test_the_migration_backfills_the_latest_user_message(reviewer):
+    migration = importlib.import_module("trackers.migrations.0009_latest_user_text")
+    turns = [("one", "greet", 0.9, "utter_greet", None), ("two", "greet", 0.9, "utter_greet", None)]
+    chat(reviewer, "old", *turns)
+    greeting(reviewer, "older", text="y" * 300)
+    Conversation.objects.update(latest_user_text="")
+    migration.backfill(apps, None)
+    kept = dict(Conversation.objects.values_list("sender_id", "latest_user_text"))
+    assert kept == {"old": "two", "older": "y" * 255}
+
+
+def test_it_shows_times_compactly_with_the_full_time_in_the_title():
+    now = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
+    today = compact_time(dt.datetime(2026, 12, 1, 9, 5, tzinfo=dt.UTC), now=now)
+    assert ">09:05</time>" in today and 'title="2026-12-01 09:05 UTC"' in today
+    assert ">Nov 29</time>" in compact_time(now - dt.timedelta(days=2), now=now)
+    assert ">2025-10-27</time>" in compact_time(dt.datetime(2025, 10, 27, tzinfo=dt.UTC), now=now)
