@@ -59,11 +59,12 @@ def test_it_pins_every_locked_package_with_hashes(lock):
         assert "--hash=sha256:" in entry, entry
 
 
-def test_the_runtime_set_leaves_out_the_tools_and_spacy():
+def test_the_runtime_set_leaves_out_the_tools_spacy_and_matplotlib():
     runtime = pins(ROOT / "requirements.lock")
-    for tool in ["pytest", "schemathesis", "hypothesis", "playwright", "ruff", "rasa-sdk", "spacy"]:
+    tools = ["pytest", "schemathesis", "hypothesis", "playwright", "ruff", "rasa-sdk"]
+    for tool in [*tools, "spacy", "matplotlib"]:
         assert tool not in runtime, tool
-    assert "spacy" in pins(ROOT / "requirements-dev.lock")
+    assert {"spacy", "matplotlib"} <= set(pins(ROOT / "requirements-dev.lock"))
 
 
 def imports(tree: ast.AST) -> list[tuple[ast.stmt, str]]:
@@ -76,12 +77,13 @@ def imports(tree: ast.AST) -> list[tuple[ast.stmt, str]]:
     return found
 
 
-def test_runtime_code_imports_no_development_tool_and_spacy_only_when_used():
+def test_runtime_code_imports_no_development_tool_and_the_optional_extras_only_when_used():
     for package in RUNTIME_PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             tree = ast.parse(path.read_text(), filename=str(path))
             for node, module in imports(tree):
                 assert module not in DEVELOPMENT_ONLY, f"{path} imports {module}"
-                # spaCy is optional: imported inside the function that needs it, never at
-                # the top of a module (the engine loads without it).
-                assert module != "spacy" or node not in tree.body, f"{path} imports spacy"
+                # spaCy and matplotlib are optional: imported inside the function that
+                # needs them, never at the top of a module (the engine loads without them).
+                optional = module in ("spacy", "matplotlib")
+                assert not optional or node not in tree.body, f"{path} imports {module}"
