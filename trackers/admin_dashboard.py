@@ -129,6 +129,7 @@ def _charts(figures: Dashboard) -> dict[str, str]:
             [label for label, _ in figures.lengths],
             [count for _, count in figures.lengths],
             title="Conversations by length (user messages)",
+            max_labels=len(figures.lengths),
         ),
     }
     return {name: mark_safe(svg) for name, svg in drawn.items()}  # noqa: S308 - escaped parts
@@ -144,7 +145,7 @@ def _totals(figures: Dashboard) -> list[tuple[str, str, str]]:
         ("conversations", charts.count_label(figures.conversations), "conversations"),
         ("messages", charts.count_label(figures.user_messages), "user messages"),
         ("nlu-fallback", rate(figures.nlu_fallback_rate), "NLU fallback rate"),
-        ("fallback-actions", rate(figures.fallback_action_rate), "fallback actions per message"),
+        ("fallback-actions", rate(figures.fallback_action_rate), "fallback action rate"),
         ("failures", charts.count_label(figures.action_failures), "failed custom actions"),
     ]
 

@@ -46,13 +46,14 @@ def bar_chart(
     color: str = BAR_COLOR,
     value_label: Callable[[float], str] = count_label,
     whole: bool = True,
+    max_labels: int = MAX_X_LABELS,
 ) -> str:
     """Vertical bars, one per label (a day, a bucket); each bar's tooltip gives its value."""
     top = _nice_top(max(values, default=0), whole=whole)
     plot_width = WIDTH - LEFT - RIGHT
     step = plot_width / max(len(values), 1)
     gap = min(step * 0.2, 4)
-    parts = _frame(title, top, value_label) + _x_labels(labels, step)
+    parts = _frame(title, top, value_label) + _x_labels(labels, step, max_labels)
     for index, value in enumerate(values):
         height = _y(0, top) - _y(value, top)
         tooltip = f"{labels[index]}: {value_label(value)}"
@@ -76,7 +77,7 @@ def line_chart(
     present = [value for line in series for value in line.values if value is not None]
     top = _nice_top(max(present, default=0), whole=whole)
     step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
-    parts = _frame(title, top, value_label) + _x_labels(labels, step)
+    parts = _frame(title, top, value_label) + _x_labels(labels, step, MAX_X_LABELS)
     for number, line in enumerate(series):
         points = [
             (LEFT + (index + 0.5) * step, _y(value, top), index, value)
@@ -147,9 +148,9 @@ def _frame(title: str, top: float, value_label: Callable[[float], str]) -> list[
     return parts
 
 
-def _x_labels(labels: Sequence[str], step: float) -> list[str]:
-    """At most MAX_X_LABELS labels, evenly spaced, so they never overlap."""
-    every = max(1, math.ceil(len(labels) / MAX_X_LABELS))
+def _x_labels(labels: Sequence[str], step: float, most: int) -> list[str]:
+    """At most ``most`` labels, evenly spaced, so that dates never overlap."""
+    every = max(1, math.ceil(len(labels) / most))
     y = HEIGHT - BOTTOM + 16
     return [
         f'<text x="{LEFT + (index + 0.5) * step:.1f}" y="{y}" text-anchor="middle">'
