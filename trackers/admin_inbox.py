@@ -25,9 +25,9 @@ app_name = "inbox"
 
 BAND_CHOICES = [
     ("", "any"),
-    ("low", "low (< 0.5)"),
-    ("medium", "medium (0.5 - 0.8)"),
-    ("high", "high (>= 0.8)"),
+    ("low", "below 0.5"),
+    ("medium", "0.5 to 0.8"),
+    ("high", "0.8 and above"),
     (inbox.NO_CONFIDENCE, "none given"),
 ]
 
@@ -47,7 +47,7 @@ class FilterForm(forms.Form):
     unreviewed = forms.BooleanField(required=False, label="Not yet reviewed")
 
     def __init__(self, data: QueryDict, *, intents: list[str], channels: list[str]) -> None:
-        super().__init__(data)
+        super().__init__(data, label_suffix="")
         self.fields["intent"].choices = _choices(intents, data.get("intent"), "any")
         self.fields["channel"].choices = _choices(channels, data.get("channel"), "any")
 

@@ -154,6 +154,7 @@ def test_it_confirms_several_groups_at_once(reviewer, messages):
     ]
     html = page(reviewer)
     assert html.count("&#10003; confirmed") == 2
+    assert html.count('class="button confirm-one"') == 2  # none left on the confirmed ones
     assert "Confirmed the predicted intent of 4 message(s)." in html
 
 
