@@ -6,10 +6,15 @@ on the trained initbot served here.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 
 import pytest
+import requests
+import yaml
+from django.contrib.auth.models import User
+from django.test import Client
 
 from jobs.models import Job
 from jobs.services import job_run
@@ -108,6 +113,50 @@ def test_it_shows_no_report_for_a_failed_test(reviewer, initbot):
     assert "Test report" not in response.content.decode()
     figure = f"/admin/jobs/job/{job.pk}/figure/story_confusion_matrix.png"
     assert reviewer.get(figure).status_code == 404
+
+
+def test_a_cross_validation_shows_its_mean_scores_and_no_pictures(reviewer, trained_initbot):
+    document = {
+        **yaml.safe_load((BOTS / "initbot" / "config.yml").read_text()),
+        **yaml.safe_load(NLU),
+    }
+    job = Job.objects.create(
+        kind="test_intents",
+        params={"is_yaml": True, "cross_validation_folds": 2},
+        body=yaml.safe_dump(document),
+    )
+    job_run(job_id=str(job.pk))
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    html = reviewer.get(page_of(job)).content.decode()
+    accuracy = job.result["intent_evaluation"]["accuracy"]
+    assert f"Accuracy <strong>{accuracy:.3f}</strong>" in html
+    assert "mean of 2 cross-validation folds" in html
+    assert figure_urls(html) == []
+
+
+def test_a_host_without_matplotlib_says_why_it_draws_no_picture(
+    gunicorn_on_test_db, trained_initbot, tmp_path
+):
+    job = run_job("test_intents", NLU)
+    # A server whose Python cannot import matplotlib, as on the lean runtime install.
+    lean = tmp_path / "lean"
+    lean.mkdir()
+    (lean / "sitecustomize.py").write_text("import sys\nsys.modules['matplotlib'] = None\n")
+    path = os.pathsep.join(filter(None, [str(lean), os.environ.get("PYTHONPATH")]))
+    base_url = gunicorn_on_test_db(workers=1, env={"PYTHONPATH": path})
+    browser = Client()
+    browser.force_login(User.objects.create_superuser("lean", "l@example.com", "pw-lean-1"))
+    cookies = {"sessionid": browser.cookies["sessionid"].value}
+    page = requests.get(f"{base_url}{page_of(job)}", cookies=cookies, timeout=30)
+    assert page.status_code == 200
+    assert "Accuracy <strong>" in page.text
+    assert "pip install -r requirements-reports.txt" in page.text
+    assert figure_urls(page.text) == []
+    figure = f"{base_url}/admin/jobs/job/{job.pk}/figure/intent_histogram.png"
+    refused = requests.get(figure, cookies=cookies, timeout=30)
+    assert refused.status_code == 503
+    assert "requirements-reports.txt" in refused.text
 
 
 def test_the_job_page_shows_the_report_in_chromium(admin_page, trained_initbot):
