@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from engine.events import UserUttered
+from serving.holder import assistant_set
 from tests.admin.conftest import action_event, staff_user, user_event
 from tests.admin.test_export import export
 from tests.api.conftest import ApiClient
@@ -335,3 +336,19 @@ def test_it_lets_staff_with_the_change_permission_review(client, messages):
 
 def test_it_refuses_a_get_on_the_review_route(reviewer, messages):
     assert reviewer.get(f"{INBOX}review/").status_code == 405
+
+
+def test_it_links_the_inbox_from_the_index_for_readers_only(reader, client):
+    assert 'href="/admin/inbox/"' in reader.get("/admin/").content.decode()
+    client.force_login(staff_user("nobody"))
+    assert 'href="/admin/inbox/"' not in client.get("/admin/").content.decode()
+
+
+def test_without_a_served_model_it_takes_any_well_formed_intent(reviewer, messages):
+    assistant_set(None)  # no model served (the fixtures reset the holder after the test)
+    html = page(reviewer)
+    assert '<input type="text" name="label"' in html
+    review(reviewer, key_of("I am sad", "mood_great"), op="relabel", label="two words")
+    assert not Correction.objects.exists()
+    review(reviewer, key_of("I am sad", "mood_great"), op="relabel", label="sadness")
+    assert intent_corrections() == [("I am sad", "sadness", "reviewer")] * 2
