@@ -138,7 +138,9 @@ class Session:
         options += [Option(i) for i in sorted(known) if i not in named and i not in DEFAULT_INTENTS]
         choice = self.terminal.choose("What intent is it?", options)
         if choice is NEW:
-            return self.terminal.ask("Name of the new intent ->")
+            intent = self.terminal.ask("Name of the new intent ->")
+            self.terminal.names.add(intent)  # Tab completes it from now on
+            return intent
         return choice
 
     def correct_entities(self, message: dict[str, Any]) -> list[dict]:
@@ -183,6 +185,7 @@ class Session:
             self.client.send_action(self.conversation_id, choice)
             return choice
         name = self.terminal.ask("Name of the new action (utter_... for a bot response) ->")
+        self.terminal.names.add(name)  # Tab completes it from now on
         self.client.send_action(self.conversation_id, name, is_new_action=True)
         if name.startswith("utter_"):
             text = self.terminal.ask(f"What should the bot say for {name}? ->")

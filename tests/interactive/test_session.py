@@ -61,7 +61,10 @@ def test_it_teaches_a_corrected_intent_a_corrected_action_and_a_new_response(api
         ]
     )
     paths = ExportPaths.for_bot(tmp_path)
-    script.session(api, "teach", paths).run()
+    session = script.session(api, "teach", paths)
+    session.run()
+    # Tab completes the domain's names and, from its creation on, the new response's.
+    assert {"greet", "utter_cheer_up", "action_listen", "utter_moon"} <= session.terminal.names
     events = api.tracker("teach", "APPLIED")["events"]
     users = [e for e in events if e["event"] == "user"]
     assert [u["parse_data"]["intent"]["name"] for u in users] == ["greet", "affirm"]
