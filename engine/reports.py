@@ -77,19 +77,22 @@ def confusion_matrix_png(gold: list[str], predicted: list[str], *, title: str) -
     counts = [[0] * len(labels) for _ in labels]
     for true, guess in zip(gold, predicted, strict=True):
         counts[index[true]][index[guess]] += 1
-    side = max(4.0, 0.45 * len(labels) + 2.5)
+    # Grows with the labels, up to 30 inches (3000 px): past ~60 labels the type shrinks
+    # instead, so a 150-intent bot still makes a picture a browser shows.
+    side = min(30.0, max(4.0, 0.45 * len(labels) + 2.5))
+    size = min(10.0, max(3.0, 600 / max(len(labels), 1)))
     figure = _figure(side + 1.5, side)
     axes = figure.subplots()
     image = axes.imshow(counts, cmap="Blues", interpolation="nearest")
-    figure.colorbar(image, ax=axes)
-    axes.set_xticks(range(len(labels)), labels, rotation=90)
-    axes.set_yticks(range(len(labels)), labels)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)  # a slim bar, whatever the size
+    axes.set_xticks(range(len(labels)), labels, rotation=90, fontsize=size)
+    axes.set_yticks(range(len(labels)), labels, fontsize=size)
     biggest = max((max(row) for row in counts), default=0)
     for row, values in enumerate(counts):
         for column, value in enumerate(values):
             if value:  # dark cells get white numbers so they stay readable
                 colour = "white" if value > biggest / 2 else "black"
-                axes.text(column, row, value, ha="center", va="center", color=colour)
+                axes.text(column, row, value, ha="center", va="center", color=colour, size=size)
     axes.set(title=title, xlabel="Predicted label", ylabel="True label")
     return _png(figure)
 
