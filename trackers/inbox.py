@@ -47,8 +47,8 @@ class InboxFilters:
 
 @dataclass(frozen=True)
 class MessageGroup:
-    """Identical texts with the same predicted intent; ``key`` (its newest message's event
-    id) stands for the whole group in the page's forms."""
+    """Identical texts with the same predicted intent; ``key`` (the event id of its message
+    stored last) stands for the whole group in the page's forms."""
 
     key: int
     text: str
