@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
 
 from tests.admin.conftest import CHANGELIST, chat, greeting, user_event
 from tests.api.conftest import formbot  # noqa: F401 - a fixture
+from tests.conftest import ROOT
 from trackers.models import Correction, Event
 from trackers.transcript import LONG_TEXT_CHARS
 
@@ -255,3 +259,19 @@ def test_it_offers_the_served_domains_intents_entities_and_actions(reviewer, for
     assert Correction.objects.count() == 0
     correct(reviewer, user.conversation, user, "intent", "request_restaurant")
     assert Correction.objects.get().intent == "request_restaurant"
+
+
+def settings_read(**env: str) -> subprocess.CompletedProcess:
+    code = "import config.settings as s; print(s.CONVAPI_REVIEW_INTENT_THRESHOLD)"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env}, capture_output=True
+    )
+
+
+def test_the_thresholds_come_from_the_environment_and_refuse_other_than_0_to_1():
+    assert settings_read().stdout.strip() == b"0.5"
+    assert settings_read(CONVAPI_REVIEW_INTENT_THRESHOLD="0.7").stdout.strip() == b"0.7"
+    refused = settings_read(CONVAPI_REVIEW_ACTION_THRESHOLD="70")
+    assert refused.returncode != 0
+    assert b"CONVAPI_REVIEW_ACTION_THRESHOLD=70.0: use a number from 0 to 1" in refused.stderr
+    assert b"use a number" in settings_read(CONVAPI_REVIEW_INTENT_THRESHOLD="half").stderr
