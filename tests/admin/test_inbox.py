@@ -342,6 +342,9 @@ def test_it_links_the_inbox_from_the_index_for_readers_only(reader, client):
     assert 'href="/admin/inbox/"' in reader.get("/admin/").content.decode()
     client.force_login(staff_user("nobody"))
     assert 'href="/admin/inbox/"' not in client.get("/admin/").content.decode()
+    client.force_login(staff_user("editor", "change_conversation"))  # change implies view
+    assert 'href="/admin/inbox/"' in client.get("/admin/").content.decode()
+    assert len(groups(page(client))) == 0
 
 
 def test_without_a_served_model_it_takes_any_well_formed_intent(reviewer, messages):
