@@ -164,7 +164,7 @@ def test_it_teaches_the_bot_in_a_terminal_and_the_export_trains(live_server, ser
     assert "intent: affirm 1.00" in screen
     # The corrected message has one row; no line of a table is wider than the 160-column
     # terminal (capture-pane -J joins a wrapped line back into one).
-    table = screen[screen.rindex("| # | Bot") :]
+    table = screen[screen.rindex("| #   | Bot") :]
     assert table.count("I am flying to the moon") == 1
     rows = [line for line in screen.splitlines() if line.startswith(("+---", "| "))]
     assert rows and max(len(line.rstrip()) for line in rows) <= 160
