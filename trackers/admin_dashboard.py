@@ -35,11 +35,14 @@ class RangeForm(forms.Form):
 
     start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    channel = forms.ChoiceField(required=False, label="Channel")
+    # Any name is accepted (one no conversation has shows zeros): the choices come from the
+    # same pass over the conversations as the figures, after the form is read.
+    channel = forms.CharField(required=False, label="Channel", widget=forms.Select)
 
-    def __init__(self, data: dict, *, channels: list[str]) -> None:
-        super().__init__(data)
-        self.fields["channel"].choices = [("", "all channels")] + [(c, c) for c in channels]
+    def offer_channels(self, channels: list[str]) -> None:
+        chosen = self.data.get("channel", "")
+        names = channels if chosen in channels or not chosen else [*channels, chosen]
+        self.fields["channel"].widget.choices = [("", "all channels")] + [(c, c) for c in names]
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -51,7 +54,7 @@ class RangeForm(forms.Form):
         return cleaned
 
 
-def _range_form(request: HttpRequest, channels: list[str]) -> RangeForm:
+def _range_form(request: HttpRequest) -> RangeForm:
     """The form bound to the query string, the last DEFAULT_DAYS days filling what it lacks."""
     today = timezone.now().date()
     data = {
@@ -60,7 +63,7 @@ def _range_form(request: HttpRequest, channels: list[str]) -> RangeForm:
         "channel": "",
     }
     data.update({key: request.GET[key] for key in data if request.GET.get(key)})
-    return RangeForm(data, channels=channels)
+    return RangeForm(data)
 
 
 def dashboard_view(request: HttpRequest) -> HttpResponse:
@@ -69,7 +72,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
         for codename in ("view_conversation", "change_conversation")
     ):
         raise PermissionDenied
-    form = _range_form(request, dashboard_channels())
+    form = _range_form(request)
     figures = None
     if form.is_valid():
         figures = dashboard_figures(
@@ -77,6 +80,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             end=form.cleaned_data["end"],
             channel=form.cleaned_data["channel"],
         )
+    form.offer_channels(figures.channels if figures else dashboard_channels())
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",

@@ -1,8 +1,8 @@
 """The dashboard's figures: what the log says about a range of days and a channel.
 
-Three queries whatever the range: the channels; one pass over the range's user messages
-and notable actions (a failure or a fallback), grouped by day and intent; and one over the
-conversations, grouped by day and length. No rollup table is kept. The event pass is the
+Two queries whatever the range: one pass over the range's user messages and notable
+actions (a failure or a fallback), grouped by day and intent; and one over the
+conversations, grouped by channel, day and length. No rollup table is kept. The event pass is the
 expensive one: it reads the table's rows in the range (the index ``(type_name, timestamp)``
 finds them, but intents, conversations and failures are only in the rows), once, and
 ``bench/dashboard.py`` measures it at 1 million events. The conversation figures come from
@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Value, When
 from django.db.models.functions import Floor
 
 from trackers.models import Conversation, Event
@@ -64,6 +64,7 @@ class Dashboard:
     days: list[DayFigures]  # every day of the range, in order, quiet days included
     top_intents: list[tuple[str, int]]  # the most frequent intents, most frequent first
     lengths: list[tuple[str, int]]  # conversations per LENGTH_BUCKETS label, in that order
+    channels: list[str]  # every channel a conversation's latest message came through
 
     @property
     def conversations(self) -> int:
@@ -91,8 +92,8 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def dashboard_channels() -> list[str]:
-    """The channels to choose from: the conversations' latest ones (one row per
-    conversation to read, not the event log)."""
+    """The channels to choose from, without the figures (``dashboard_figures`` reads them
+    in its pass over the conversations)."""
     channels = (
         Conversation.objects.exclude(latest_input_channel="")
         .order_by("latest_input_channel")
@@ -106,7 +107,7 @@ def dashboard_figures(*, start: date, end: date, channel: str = "") -> Dashboard
     """The figures for the days ``start`` to ``end`` (both included) and a channel ("" = all)."""
     per_day: defaultdict[int, Counter[str]] = defaultdict(Counter)
     intents = _event_figures(start, end, channel, into=per_day)
-    lengths = _conversation_figures(start, end, channel, into=per_day)
+    lengths, channels = _conversation_figures(start, end, channel, into=per_day)
     days = []
     for offset in range((end - start).days + 1):
         day = start + timedelta(days=offset)
@@ -118,6 +119,7 @@ def dashboard_figures(*, start: date, end: date, channel: str = "") -> Dashboard
         days=days,
         top_intents=sorted(intents.items(), key=lambda item: (-item[1], item[0]))[:TOP_INTENTS],
         lengths=[(label, lengths[index]) for index, (label, _) in enumerate(LENGTH_BUCKETS)],
+        channels=channels,
     )
 
 
@@ -167,26 +169,34 @@ def _event_figures(
 
 def _conversation_figures(
     start: date, end: date, channel: str, *, into: defaultdict[int, Counter[str]]
-) -> Counter[int]:
-    """Conversations per day of latest activity (added to ``into``) and per length bucket
-    (returned), counting those in which a user spoke. One query."""
+) -> tuple[Counter[int], list[str]]:
+    """Conversations per day of latest activity (added to ``into``), per length bucket and
+    the channels (returned), counting those in which a user spoke. One pass over the
+    conversations: the channels are read off all of them, the figures off the range's."""
     low, high = _bounds(start, end)
-    conversations = Conversation.objects.filter(
-        latest_event_time__gte=low, latest_event_time__lt=high, user_turns__gt=0
-    )
+    in_range = Q(latest_event_time__gte=low, latest_event_time__lt=high)
     if channel:
-        conversations = conversations.filter(latest_input_channel=channel)
+        in_range &= Q(latest_input_channel=channel)
+    # Outside the range both are NULL, so all those rows fold into one per channel.
+    day = Floor(F("latest_event_time") / DAY_SECONDS)
     rows = (
-        conversations.order_by()
-        .annotate(day=Floor(F("latest_event_time") / DAY_SECONDS), bucket=_length_bucket())
-        .values_list("day", "bucket")
+        Conversation.objects.filter(user_turns__gt=0)
+        .order_by()
+        .annotate(
+            day=Case(When(in_range, then=day), default=None, output_field=FloatField()),
+            bucket=Case(When(in_range, then=_length_bucket()), default=None),
+        )
+        .values_list("latest_input_channel", "day", "bucket")
         .annotate(count=Count("id"))
     )
     lengths: Counter[int] = Counter()
-    for day, bucket, count in rows:
-        into[int(day)]["conversations"] += count
-        lengths[bucket] += count
-    return lengths
+    channels = set()
+    for row_channel, row_day, bucket, count in rows:
+        channels.add(row_channel)
+        if row_day is not None:
+            into[int(row_day)]["conversations"] += count
+            lengths[bucket] += count
+    return lengths, sorted(channels - {""})
 
 
 def _in_channel(channel: str) -> QuerySet[Conversation]:
