@@ -9,7 +9,15 @@ events, turns/s with 8 clients on distinct conversations and on one conversation
 server's RSS. Prints a Markdown table; the database is dropped at the end.
 Targets: p50 under 15 ms fresh; the 100,000-event row within 1.2x of fresh; no errors.
 
+With ``--profile`` it measures where a turn's time goes instead: the server runs with
+``CONVAPI_SERVER_TIMING`` on, once on SQLite (the embedded default: the database's lock
+table) and once on PostgreSQL (Redis locks), and one client (keep-alive) sends turns on
+fresh and on existing conversations; the table gives each stage's p50 and p95 from the
+``Server-Timing`` header, their sum against the server's total and the client's
+end-to-end time, beside ``GET /version`` (the HTTP floor) and ``POST /model/parse``.
+
     .venv/bin/python bench/turns.py [--turns 200] [--sizes 1000,10000,100000]
+    .venv/bin/python bench/turns.py --profile [--turns 400]
 """
 
 from __future__ import annotations
@@ -255,11 +263,123 @@ def run(server: Server, args: argparse.Namespace, prepared: dict[int, str]) -> N
     print(f"server RSS (gunicorn master + 2 workers): {server.rss_mb():.0f} MB")
 
 
+# -- where a turn's time goes (--profile) ------------------------------------------------
+def timed_request(session: requests.Session, method: str, url: str, **kwargs) -> tuple:
+    """The answer's stages (ms, from Server-Timing) and the client's wall time (ms)."""
+    started = time.perf_counter()
+    response = session.request(method, url, timeout=60, **kwargs)
+    wall = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{method} {url} answered {response.status_code}: {response.text}")
+    stages = {}
+    for part in response.headers.get("Server-Timing", "").split(", "):
+        if ";dur=" in part:
+            name, duration = part.split(";dur=")
+            stages[name] = float(duration)
+    return stages, wall
+
+
+def profile_server(server: Server, turns: int) -> dict[str, dict[str, list[float]]]:
+    """Per kind of request, each stage's samples plus "e2e" (the client's wall time)."""
+    base = f"http://127.0.0.1:{server.port}"
+    kinds: dict[str, dict[str, list[float]]] = {}
+    session = requests.Session()
+
+    def measure(kind: str, method: str, path: str, **kwargs) -> None:
+        stages, wall = timed_request(session, method, base + path, **kwargs)
+        samples = kinds.setdefault(kind, {})
+        for name, duration in {**stages, "e2e": wall}.items():
+            samples.setdefault(name, []).append(duration)
+
+    for number in range(40):  # warm-up: both workers load the model, the caches fill
+        warm = {"sender": f"warm-{number % 4}", "message": SCRIPT[number % 7]}
+        timed_request(session, "POST", base + "/webhooks/rest/webhook", json=warm)
+    for number in range(turns):
+        text = SCRIPT[number % len(SCRIPT)]
+        measure("GET /version", "GET", "/version")
+        measure("POST /model/parse", "POST", "/model/parse", json={"text": text})
+        measure("turn, existing conversation", "POST", "/webhooks/rest/webhook",
+                json={"sender": "existing", "message": text})  # fmt: skip
+        measure("turn, new conversation", "POST", "/webhooks/rest/webhook",
+                json={"sender": f"new-{number}", "message": "hello"})  # fmt: skip
+    return kinds
+
+
+def profile_table(results: dict[str, dict[str, dict[str, list[float]]]]) -> str:
+    """Stages as rows; per database, p50 and p95 of a turn on an existing conversation."""
+    from jobs.stages import STAGES
+
+    kind = "turn, existing conversation"
+    databases = list(results)
+    header = "| stage | " + " | ".join(f"{db} p50 ms | {db} p95 ms" for db in databases) + " |"
+    lines = [header, "|---|" + "---:|---:|" * len(databases)]
+
+    def cells(samples: list[float] | None) -> str:
+        if not samples:
+            return " | "
+        p50, p95, _ = percentiles(samples)
+        return f"{p50:.3f} | {p95:.3f}"
+
+    for name in (*STAGES, "total", "e2e"):
+        label = {"total": "**server total**", "e2e": "**client end to end**"}.get(name, name)
+        lines.append(
+            f"| {label} | "
+            + " | ".join(cells(results[db][kind].get(name)) for db in databases)
+            + " |"
+        )
+    sums = []
+    for db in databases:
+        medians = [statistics.median(v) for k, v in results[db][kind].items() if k in STAGES]
+        sums.append(f"{sum(medians):.3f} | ")
+    lines.append("| sum of stage p50s | " + " | ".join(sums) + " |")
+    lines += [
+        "",
+        "| request | " + " | ".join(f"{db} p50 ms | {db} p95 ms" for db in databases) + " |",
+    ]
+    lines.append("|---|" + "---:|---:|" * len(databases))
+    for name in next(iter(results.values())):
+        lines.append(
+            f"| {name} | " + " | ".join(cells(results[db][name]["e2e"]) for db in databases) + " |"
+        )
+    for db in databases:
+        turn = statistics.median(results[db][kind]["e2e"])
+        parse = statistics.median(results[db]["POST /model/parse"]["e2e"])
+        lines.append(f"\n{db}: existing-conversation turn p50 / parse p50 = {turn / parse:.2f}x")
+    return "\n".join(lines)
+
+
+def profile(turns: int, models: Path) -> None:
+    env, _ = prepare(models)
+    env["CONVAPI_SERVER_TIMING"] = "true"
+    sqlite_file = models / "profile.sqlite3"
+    sqlite_env = {**env, "DATABASE_URL": f"sqlite:///{sqlite_file}"}
+    sqlite_env.pop("CONVAPI_LOCK_STORE")  # the embedded default: the database's lock table
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=sqlite_env,
+                   check=True)  # fmt: skip
+    results = {}
+    for name, server_env in (("SQLite", sqlite_env), ("PostgreSQL", env)):
+        server = Server(server_env)
+        try:
+            server.wait_until_up()
+            results[name] = profile_server(server, turns)
+        finally:
+            server.stop()
+    print(profile_table(results))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=200)
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--profile", action="store_true", help="where a turn's time goes")
     args = parser.parse_args()
+    if args.profile:
+        with tempfile.TemporaryDirectory(prefix="convapi-bench-profile-") as models:
+            try:
+                profile(args.turns, Path(models))
+            finally:
+                _psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        return
     sizes = [int(size) for size in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="convapi-bench-turns-") as models:
         env, archive = prepare(Path(models))

@@ -22,6 +22,7 @@ STAGES = (
     "middleware",  # Django's middleware chain, both ways (CORS, idempotency, sessions...)
     "view",  # DRF's dispatch: authentication, permissions, throttles, negotiation
     "body",  # reading, decoding and validating the request body
+    "model",  # which model serves: the served-model row, read on every request needing it
     "nlu",  # parsing the user's message
     "lock_wait",  # taking the conversation's lock
     "restore",  # the conversation row, the snapshot and the recent events

@@ -42,6 +42,7 @@ from engine.tracker import TrackerContext
 from engine.training import newest_archive
 from jobs.log_context import request_id_headers
 from jobs.metrics import MeasuredActionServer, model_load_measured
+from jobs.stages import stage
 from serving.archives import ModelStoreUnavailable, archive_fetch, archive_put
 from serving.models import ModelArchive
 from serving.served import served_model_choice, served_model_choose_first, served_model_get
@@ -123,7 +124,8 @@ def _store_configured_model() -> None:
 def _follow_served_model() -> None:
     """Serve the model chosen last, whichever process chose it (one primary-key read)."""
     try:
-        choice = served_model_choice()
+        with stage("model"):
+            choice = served_model_choice()
     except (DatabaseError, RuntimeError):
         return  # no database (down, or a test without one): keep what we serve
     if not choice or choice == _choice:

@@ -36,6 +36,11 @@ logger = logging.getLogger(__name__)
 OVERDUE_AFTER = timedelta(seconds=30)
 
 
+def reminders_touched(events: Sequence[Event]) -> bool:
+    """Whether ``reminders_schedule`` has anything to do for these events."""
+    return any(isinstance(event, _REMINDER_EVENTS) for event in events)
+
+
 def reminders_schedule(*, sender_id: str, events: Sequence[Event]) -> None:
     """Schedule and cancel what a turn's events ask for, in their order."""
     for event in events:
@@ -45,6 +50,9 @@ def reminders_schedule(*, sender_id: str, events: Sequence[Event]) -> None:
             reminder_cancel(sender_id=sender_id, cancellation=event)
         elif isinstance(event, Restarted):
             reminder_cancel(sender_id=sender_id, cancellation=ReminderCancelled())
+
+
+_REMINDER_EVENTS = (ReminderScheduled, ReminderCancelled, Restarted)
 
 
 def reminder_schedule(*, sender_id: str, reminder: ReminderScheduled) -> Reminder:

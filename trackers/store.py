@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -210,7 +211,9 @@ def events_persist(
     Fenced: the snapshot's UPDATE, made first, matches only while the stored event count
     is ``fence`` (by default the count this conversation was read with). Once it matched,
     the row stays locked until the transaction ends, so the INSERT that follows cannot
-    interleave with another writer's. Call it inside ``transaction.atomic()``.
+    interleave with another writer's. Atomic by itself, or part of the caller's
+    transaction: on PostgreSQL one statement (``_persist_in_one_statement``), elsewhere
+    the UPDATE and the INSERTs in a transaction.
 
     With an event broker configured, the same transaction writes each event's message to
     the outbox (``OutboxEvent``), for the relay to publish; without one, nothing more.
@@ -231,10 +234,95 @@ def events_persist(
         _note_landmarks(conversation, seq, event)
         _note_review_figures(conversation, event)
         conversation.event_count = seq
-    _save_snapshot(conversation, tracker, slot_defaults, fence=fence)
-    _insert_rows(EventRow, _EVENT_COLUMNS, rows)
+    _snapshot_take(conversation, tracker, slot_defaults)
+    outbox = []
     if rows and configured_event_broker() is not None:
-        _insert_rows(OutboxEvent, _OUTBOX_COLUMNS, _outbox_rows(conversation.sender_id, rows))
+        outbox = _outbox_rows(conversation.sender_id, rows)
+    if connection.vendor == "postgresql" and _fits_one_statement(rows, outbox):
+        _persist_in_one_statement(conversation, rows, outbox, fence=fence)
+        return
+    with timed_transaction(savepoint=False):
+        _update_row(conversation, _SNAPSHOT_COLUMNS, fence=fence)
+        _insert_rows(EventRow, _EVENT_COLUMNS, rows)
+        _insert_rows(OutboxEvent, _OUTBOX_COLUMNS, outbox)
+
+
+@contextmanager
+def timed_transaction(*, savepoint: bool = True) -> Iterator[None]:
+    """``transaction.atomic()``, its statements counted as the "write" stage and its
+    commit as "commit" (``jobs.stages``)."""
+    with stage("commit"), transaction.atomic(savepoint=savepoint), stage("write"):
+        yield
+
+
+def _fits_one_statement(rows: Sequence[EventRow], outbox: Sequence[OutboxEvent]) -> bool:
+    """Whether there are events, few enough for one statement's parameters (PostgreSQL
+    numbers them with 16 bits): a turn's always are, a long PUT's may not be."""
+    parameters = (
+        len(_SNAPSHOT_COLUMNS) + 2
+        + len(rows) * (len(_EVENT_COLUMNS) - 1)
+        + len(outbox) * len(_OUTBOX_COLUMNS)
+    )  # fmt: skip
+    return bool(rows) and parameters <= POSTGRES_MAX_PARAMETERS
+
+
+POSTGRES_MAX_PARAMETERS = 65_535
+
+
+def _persist_in_one_statement(
+    conversation: Conversation,
+    rows: Sequence[EventRow],
+    outbox: Sequence[OutboxEvent],
+    *,
+    fence: int,
+) -> None:
+    """The fenced UPDATE and the INSERTs as ONE statement: one round trip, atomic by
+    itself, so a turn outside a transaction needs no BEGIN and no COMMIT of its own.
+
+    Each event row takes its conversation id from the UPDATE's RETURNING: when the fence
+    fails the UPDATE returns nothing, the id is NULL, the NOT NULL column refuses the
+    row, and the whole statement (the UPDATE included) is undone.
+    """
+    quote = connection.ops.quote_name
+    meta = Conversation._meta
+    fields = [meta.get_field(name) for name in _SNAPSHOT_COLUMNS]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    key, count = quote(meta.pk.column), quote(meta.get_field("event_count").column)
+    with stage("serialise"):
+        params = [*_column_values(conversation, fields), conversation.pk, fence]
+        sql = (
+            f"WITH fenced AS (UPDATE {quote(meta.db_table)} SET {assignments} "
+            f"WHERE {key} = %s AND {count} = %s RETURNING {key})"
+        )
+        if outbox:
+            insert, values = _insert_sql(OutboxEvent, _OUTBOX_COLUMNS, outbox)
+            sql += f", outbox AS ({insert})"
+            params += values
+        insert, values = _insert_sql(
+            EventRow, _EVENT_COLUMNS, rows, first=f"(SELECT {key} FROM fenced)"
+        )
+        sql += f" {insert}"
+        params += values
+    try:
+        with stage("write"), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    except IntegrityError:  # the fence failed: another writer appended, or erased it
+        raise conversation_busy() from None
+
+
+def _insert_sql(
+    model: type[Any], names: Sequence[str], rows: Sequence[Any], *, first: str | None = None
+) -> tuple[str, list[Any]]:
+    """An INSERT of ``rows`` and its parameters; ``first`` is the SQL of the first
+    column's value (the same for every row) instead of each row's own."""
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(quote(field.column) for field in fields)
+    valued = fields[1:] if first is not None else fields
+    placeholders = ", ".join([*([first] if first is not None else []), *["%s"] * len(valued)])
+    values = ", ".join([f"({placeholders})"] * len(rows))
+    params = [value for row in rows for value in _column_values(row, valued)]
+    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values}", params
 
 
 # Written with one plain INSERT and one UPDATE naming only these columns: inside the
@@ -357,9 +445,10 @@ def _note_review_figures(conversation: Conversation, event: Event) -> None:
         conversation.had_fallback |= event.action_name in FALLBACK_ACTIONS
 
 
-def _save_snapshot(
-    conversation: Conversation, tracker: Tracker, slot_defaults: SlotDefaults, *, fence: int
+def _snapshot_take(
+    conversation: Conversation, tracker: Tracker, slot_defaults: SlotDefaults
 ) -> None:
+    """Set the conversation's snapshot columns from the tracker (written by the caller)."""
     with stage("serialise"):
         conversation.state = tracker.to_snapshot()
     conversation.state_key = slot_layout_key(slot_defaults)
@@ -368,13 +457,13 @@ def _save_snapshot(
     conversation.latest_intent = ((latest.intent_name if latest else None) or "")[:255]
     conversation.latest_input_channel = ((latest.input_channel if latest else None) or "")[:255]
     conversation.updated = timezone.now()
-    _update_row(conversation, _SNAPSHOT_COLUMNS, fence=fence)
 
 
 def snapshot_rebuild(conversation: Conversation, slot_defaults: SlotDefaults) -> dict:
     """Recompute the snapshot from the whole log (the cache's proof of correctness)."""
     tracker = Tracker.from_events(conversation.sender_id, events_load(conversation), slot_defaults)
-    _save_snapshot(conversation, tracker, slot_defaults, fence=conversation.event_count)
+    _snapshot_take(conversation, tracker, slot_defaults)
+    _update_row(conversation, _SNAPSHOT_COLUMNS, fence=conversation.event_count)
     return conversation.state
 
 

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from django.db import transaction
 
 from engine.errors import (
     EngineError,
@@ -38,7 +35,7 @@ from serving.holder import Assistant, processor_for, require_model
 from trackers import store
 from trackers.locks import conversation_locked
 from trackers.outputs import messages_push
-from trackers.reminders import reminders_schedule
+from trackers.reminders import reminders_schedule, reminders_touched
 from trackers.services import state_events
 
 logger = logging.getLogger(__name__)
@@ -97,15 +94,18 @@ def run_turn(
             # Rasa's /execute answers with the tracker as fetched before the action ran.
             with stage("dialogue"):
                 refresh = processor.refresh_session(tracker, sender_id=sender_id)
-            with _timed_transaction():
-                store.events_persist(conversation, tracker, refresh, context.slot_defaults)
+            store.events_persist(conversation, tracker, refresh, context.slot_defaults)
             state = _state(conversation, tracker, verbosity)
         with stage("dialogue"):
             result = step(processor, tracker)
-        with _timed_transaction():
+        if reminders_touched(result.events):
+            with store.timed_transaction():
+                store.events_persist(conversation, tracker, result.events, context.slot_defaults)
+                # Reminders the turn set or cancelled are scheduled once the events are
+                # committed.
+                reminders_schedule(sender_id=sender_id, events=result.events)
+        else:  # atomic by itself: on PostgreSQL one statement, no BEGIN or COMMIT of its own
             store.events_persist(conversation, tracker, result.events, context.slot_defaults)
-            # Reminders the turn set or cancelled are scheduled once the events are committed.
-            reminders_schedule(sender_id=sender_id, events=result.events)
         if not state_before_step:
             state = _state(conversation, tracker, verbosity)
     return Turn(
@@ -114,14 +114,6 @@ def run_turn(
         messages=with_recipient(result.messages, sender_id),
         latest_channel=tracker.latest_input_channel,
     )
-
-
-@contextmanager
-def _timed_transaction() -> Iterator[None]:
-    """``transaction.atomic()``, its statements counted as the "write" stage and its
-    commit as "commit" (``jobs.stages``)."""
-    with stage("commit"), transaction.atomic(), stage("write"):
-        yield
 
 
 def _state(
