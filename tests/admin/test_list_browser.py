@@ -111,5 +111,9 @@ def test_it_hides_empty_conversations_until_asked(admin_page):
     admin_page.wait_for_url("**empty=only**")
     ids = admin_page.locator("#result_list tbody th").all_inner_texts()
     assert ids == ["nobody-said-anything"]
-    admin_page.click("#changelist-filter >> text=all")
+    admin_page.click("#changelist-filter >> text=all, empty ones too")
+    admin_page.wait_for_url("**empty=all**")
+    ids = admin_page.locator("#result_list tbody th").all_inner_texts()
+    assert len(ids) == 4 and "nobody-said-anything" in ids and "lost" in ids
     screenshot(admin_page, "list-with-empty")
+    assert fits_width(admin_page) and cut_off(admin_page) == []
