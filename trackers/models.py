@@ -72,8 +72,15 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["conversation", "seq"], name="event_unique_seq")
         ]
-        # The NLU inbox and the dashboard read events of one type in a time range.
-        indexes = [models.Index(fields=["type_name", "timestamp"], name="event_type_time_idx")]
+        # The NLU inbox and the dashboard read events of one type in a time range, or of
+        # one input channel.
+        indexes = [
+            models.Index(fields=["type_name", "timestamp"], name="event_type_time_idx"),
+            models.Index(
+                fields=["type_name", "input_channel", "timestamp"],
+                name="event_type_channel_time_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.conversation_id}#{self.seq} {self.type_name}"

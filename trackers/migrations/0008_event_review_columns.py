@@ -60,5 +60,12 @@ class Migration(migrations.Migration):
             model_name="event",
             index=models.Index(fields=["type_name", "timestamp"], name="event_type_time_idx"),
         ),
+        migrations.AddIndex(
+            model_name="event",
+            index=models.Index(
+                fields=["type_name", "input_channel", "timestamp"],
+                name="event_type_channel_time_idx",
+            ),
+        ),
         migrations.RunPython(copy_review_columns, migrations.RunPython.noop),
     ]
