@@ -44,7 +44,7 @@ def test_it_shows_the_events_in_order_read_only(staff_client):
         f"/admin/trackers/conversation/{conversation.pk}/change/"
     ).content.decode()
     positions = [
-        page.index(name) for name in ("action_session_start", "session_started", "hello bot")
+        page.index(name) for name in ("action_session_start", "session started", "hello bot")
     ]
     assert positions == sorted(positions)
     assert 'name="events-0-seq"' not in page  # no editable inputs for events
