@@ -352,6 +352,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# After it lost the broker connection a worker takes its full share of tasks at once
+# (Celery would start again at one and add one per finished task: with jobs as long as
+# trainings, a free slot could stay idle for as long as a training runs).
+CELERY_WORKER_ENABLE_PREFETCH_COUNT_REDUCTION = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Two queues, so a due reminder never waits behind a training: "training" takes the long
 # work (trainings, tests, retention), "realtime" the rest (reminders, callbacks, model-server

@@ -55,6 +55,8 @@ HEALTH_PATHS = ("/webhooks/socketio", "/webhooks/socketio/")
 # client waits on an HTTP answer to retry it, so the channel retries it itself.
 TURN_ATTEMPTS = 3
 PUSH_WAIT_SECONDS = 10
+# How long a starting worker waits for its Redis subscription (socket.io rooms shared).
+REDIS_SUBSCRIBE_WAIT_SECONDS = 5
 
 Asgi = Callable[[dict, Callable, Callable], Awaitable[None]]
 
@@ -92,7 +94,25 @@ class SocketIOChannel:
         self.loop = asyncio.get_running_loop()
         if self.redis_manager is not None:
             self.redis_manager.host_id = uuid.uuid4().hex
+            await self._subscribe_to_redis()
         local_emitter_set(self.emit_from_thread)
+
+    async def _subscribe_to_redis(self) -> None:
+        """Listen to Redis before the first socket comes, not on its arrival (python-socketio
+        starts the listener then): Redis keeps no pub/sub message, so a push published
+        before the subscription would be lost. Bounded: with Redis down the worker starts
+        anyway, and the listener keeps retrying."""
+        self.server.manager_initialized = True
+        self.server.manager.initialize()
+        deadline = time.monotonic() + REDIS_SUBSCRIBE_WAIT_SECONDS
+        while not self._subscribed() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if not self._subscribed():
+            logger.warning("socket.io: not subscribed to Redis yet; pushes may be lost until it is")
+
+    def _subscribed(self) -> bool:
+        pubsub = getattr(self.redis_manager, "pubsub", None)
+        return bool(pubsub is not None and pubsub.subscribed)
 
     async def connect(self, sid: str, environ: dict, auth: Any = None) -> bool:
         """With ``jwt_key``, a socket without a valid token in its ``auth`` is refused."""
