@@ -53,6 +53,10 @@ class JobAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        """A job is a record of what ran: its page has nothing to save."""
+        return False
+
     def get_fieldsets(self, request: HttpRequest, obj: Job | None = None) -> list:
         fields = [f.name for f in Job._meta.fields]
         if obj is not None and test_report_context(obj) is not None:

@@ -59,6 +59,7 @@ def test_it_shows_an_intent_test_report_with_its_pictures(reviewer, trained_init
     html = reviewer.get(page_of(job)).content.decode()
     evaluation = job.result["intent_evaluation"]
     assert "Test report" in html
+    assert 'name="_save"' not in html  # a record of what ran: nothing to save
     assert f"Accuracy <strong>{evaluation['accuracy']:.3f}</strong>" in html
     assert f"F1 score <strong>{evaluation['f1_score']:.3f}</strong>" in html
     greet = evaluation["report"]["greet"]
