@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.admin.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REVIEWER_VIEWPORT, screenshot
 from tests.conftest import BOTS
 from tests.engine.bot_folders import write_bot
 
@@ -44,3 +45,23 @@ def test_it_writes_graph_html_in_the_current_directory_by_default(tmp_path, monk
 def test_it_refuses_a_bot_folder_that_does_not_exist(tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         visualize("--bot", str(tmp_path / "missing"), "--out", str(tmp_path / "g.svg"))
+
+
+def test_the_graph_page_draws_every_node_in_chromium(tmp_path, monkeypatch):
+    """What a bot author opens: the page lays every node out visibly (screenshot kept)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is missing: apt-get install chromium")
+    monkeypatch.chdir(tmp_path)
+    visualize("--bot", str(BOTS / "moodbot"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=REVIEWER_VIEWPORT)
+        page.goto((tmp_path / "graph.html").as_uri())
+        labels = page.locator("svg text")
+        assert {"START", "END", "mood_unhappy", "utter_cheer_up"} <= set(labels.all_text_contents())
+        boxes = [labels.nth(i).bounding_box() for i in range(labels.count())]
+        assert all(box and box["width"] > 0 and box["height"] > 0 for box in boxes)
+        screenshot(page, "story-graph-moodbot")
+        browser.close()
