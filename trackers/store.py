@@ -134,14 +134,28 @@ def conversation_new(*, sender_id: str) -> Conversation:
 def events_load(
     conversation: Conversation, *, since_seq: int = 1, until: float | None = None
 ) -> list[Event]:
-    """Stored events from ``since_seq`` on (inclusive), in log order."""
+    """Stored events from ``since_seq`` on (inclusive), in log order.
+
+    One plain SELECT of the JSON column: on a turn's 20 events the ORM's query building and
+    per-value conversion cost more than the read itself (``bench/turns.py --profile``).
+    """
     if conversation.pk is None:
         return []
-    rows = EventRow.objects.filter(conversation_id=conversation.pk, seq__gte=max(since_seq, 1))
+    column = {name: connection.ops.quote_name(EventRow._meta.get_field(name).column)
+              for name in ("conversation", "seq", "timestamp", "data")}  # fmt: skip
+    sql = (
+        f"SELECT {column['data']} FROM {connection.ops.quote_name(EventRow._meta.db_table)} "
+        f"WHERE {column['conversation']} = %s AND {column['seq']} >= %s"
+    )
+    params: list[Any] = [conversation.pk, max(since_seq, 1)]
     if until is not None:
-        rows = rows.filter(timestamp__lte=until)
-    # Plain JSON values: no model instances (and no per-row lookups of their conversation).
-    return [event_from_data(data) for data in rows.order_by("seq").values_list("data", flat=True)]
+        sql += f" AND {column['timestamp']} <= %s"
+        params.append(until)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + f" ORDER BY {column['seq']}", params)
+        values = cursor.fetchall()
+    decode = EventRow._meta.get_field("data").from_db_value
+    return [event_from_data(decode(value, None, connection)) for (value,) in values]
 
 
 def event_texts_load(conversation: Conversation, *, after_seq: int) -> list[str]:
