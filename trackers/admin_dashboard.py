@@ -19,8 +19,8 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from trackers import charts
-from trackers.dashboard import Dashboard, dashboard_channels, dashboard_figures
+from trackers import charts, store
+from trackers.dashboard import Dashboard, dashboard_figures
 
 app_name = "dashboard"
 
@@ -80,7 +80,7 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             end=form.cleaned_data["end"],
             channel=form.cleaned_data["channel"],
         )
-    form.offer_channels(figures.channels if figures else dashboard_channels())
+    form.offer_channels(figures.channels if figures else store.conversation_channels())
     context = {
         **admin.site.each_context(request),
         "title": "Dashboard",

@@ -19,7 +19,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from serving.holder import current_assistant
 from trackers import inbox, review, store
-from trackers.models import Conversation
 
 app_name = "inbox"
 
@@ -72,13 +71,7 @@ def _known_intents() -> list[str] | None:
 
 def _filter_form(query: QueryDict, known: list[str] | None) -> FilterForm:
     intents = [*(known or []), *store.FALLBACK_INTENTS]
-    channels = (
-        Conversation.objects.exclude(latest_input_channel="")
-        .order_by("latest_input_channel")  # not the model's ordering: DISTINCT would add it
-        .values_list("latest_input_channel", flat=True)
-        .distinct()
-    )
-    return FilterForm(query, intents=intents, channels=list(channels))
+    return FilterForm(query, intents=intents, channels=store.conversation_channels())
 
 
 def _require(request: HttpRequest, *codenames: str) -> None:

@@ -91,18 +91,6 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def dashboard_channels() -> list[str]:
-    """The channels to choose from, without the figures (``dashboard_figures`` reads them
-    in its pass over the conversations)."""
-    channels = (
-        Conversation.objects.exclude(latest_input_channel="")
-        .order_by("latest_input_channel")
-        .values_list("latest_input_channel", flat=True)
-        .distinct()
-    )
-    return list(channels)
-
-
 def dashboard_figures(*, start: date, end: date, channel: str = "") -> Dashboard:
     """The figures for the days ``start`` to ``end`` (both included) and a channel ("" = all)."""
     per_day: defaultdict[int, Counter[str]] = defaultdict(Counter)

@@ -130,8 +130,11 @@ def inbox_page(*, filters: InboxFilters, number: int = 1, per_page: int = PER_PA
         e.id: e
         for e in Event.objects.filter(id__in=keys).order_by().only("conversation", "seq", "data")
     }
-    labels = _intent_labels(keys)
-    groups = [_group(row, newest[row["key"]], labels.get(row["key"], "")) for row in shown]
+    corrections = review.event_corrections(keys)
+    groups = [
+        _group(row, newest[row["key"]], _intent_label(corrections.get(row["key"], {})))
+        for row in shown
+    ]
     return InboxPage(groups=groups, number=number, has_next=len(rows) > per_page)
 
 
@@ -159,13 +162,9 @@ def _intent_corrected() -> Exists:
     return Exists(Correction.objects.filter(event=OuterRef("pk"), kind=Correction.INTENT))
 
 
-def _intent_labels(event_ids: list[int]) -> dict[int, str]:
-    """The newest intent correction of each event (the one that counts)."""
-    labels: dict[int, str] = {}
-    corrections = Correction.objects.filter(event_id__in=event_ids, kind=Correction.INTENT)
-    for event_id, intent in corrections.order_by("created", "id").values_list("event_id", "intent"):
-        labels[event_id] = intent
-    return labels
+def _intent_label(corrections: dict[str, Correction]) -> str:
+    fix = corrections.get(Correction.INTENT)
+    return fix.intent if fix else ""
 
 
 def _group(row: dict[str, Any], newest: Event, label: str) -> MessageGroup:

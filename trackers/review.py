@@ -122,11 +122,7 @@ def _intent_correction(event: EventRow, author: Any, intent: str) -> Correction:
 def event_corrections(event_ids: QuerySet | Iterable[int]) -> dict[int, dict[str, Correction]]:
     """The newest correction of each kind for each of these events (as
     ``effective_corrections`` gives them for one conversation)."""
-    latest: dict[int, dict[str, Correction]] = {}
-    rows = Correction.objects.filter(event_id__in=event_ids).order_by("created", "id")
-    for correction in rows:
-        latest.setdefault(correction.event_id, {})[correction.kind] = correction
-    return latest
+    return _newest_of_each_kind(Correction.objects.filter(event_id__in=event_ids))
 
 
 def _checked_name(value: str, known: Iterable[str] | None, what: str) -> str:
@@ -170,8 +166,13 @@ def _annotation_details(raw: str) -> dict:
 
 def effective_corrections(conversation: Conversation) -> dict[int, dict[str, Correction]]:
     """For each corrected event id, the newest correction of each kind."""
+    return _newest_of_each_kind(conversation.corrections.select_related("author"))
+
+
+def _newest_of_each_kind(corrections: QuerySet[Correction]) -> dict[int, dict[str, Correction]]:
+    """Per event id, per kind, the correction that counts: the newest."""
     latest: dict[int, dict[str, Correction]] = {}
-    for correction in conversation.corrections.select_related("author").order_by("created", "id"):
+    for correction in corrections.order_by("created", "id"):
         latest.setdefault(correction.event_id, {})[correction.kind] = correction
     return latest
 

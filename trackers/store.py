@@ -69,9 +69,7 @@ def row_from_event(conversation: Conversation, seq: int, event: Event) -> EventR
         text=_indexed_text(event),
         confidence=indexed_confidence(event),
         input_channel=_indexed_channel(event),
-        failure=(getattr(event, "failure", None) or "")
-        if isinstance(event, ActionExecuted)
-        else "",
+        failure=_indexed_failure(event),
     )
 
 
@@ -86,6 +84,10 @@ def indexed_confidence(event: Event) -> float | None:
     if isinstance(confidence, int | float) and not isinstance(confidence, bool):
         return float(confidence)
     return None
+
+
+def _indexed_failure(event: Event) -> str:
+    return (event.failure or "") if isinstance(event, ActionExecuted) else ""
 
 
 def _indexed_channel(event: Event) -> str:
@@ -129,6 +131,18 @@ def conversation_new(*, sender_id: str) -> Conversation:
     """A conversation not stored yet: its first append stores it, so a turn that fails
     before appending leaves nothing behind."""
     return Conversation(sender_id=sender_id)
+
+
+def conversation_channels() -> list[str]:
+    """Every channel a conversation's latest message came through, sorted: what the
+    reviewer's pages offer to filter on."""
+    channels = (
+        Conversation.objects.exclude(latest_input_channel="")
+        .order_by("latest_input_channel")  # not the model's ordering: DISTINCT would add it
+        .values_list("latest_input_channel", flat=True)
+        .distinct()
+    )
+    return list(channels)
 
 
 def events_load(
@@ -269,18 +283,19 @@ def timed_transaction(*, savepoint: bool = True) -> Iterator[None]:
         yield
 
 
+# PostgreSQL numbers a statement's parameters with 16 bits.
+POSTGRES_MAX_PARAMETERS = 65_535
+
+
 def _fits_one_statement(rows: Sequence[EventRow], outbox: Sequence[OutboxEvent]) -> bool:
-    """Whether there are events, few enough for one statement's parameters (PostgreSQL
-    numbers them with 16 bits): a turn's always are, a long PUT's may not be."""
+    """Whether there are events, few enough for one statement's parameters: a turn's
+    always are, a long PUT's may not be."""
     parameters = (
         len(_SNAPSHOT_COLUMNS) + 2
         + len(rows) * (len(_EVENT_COLUMNS) - 1)
         + len(outbox) * len(_OUTBOX_COLUMNS)
     )  # fmt: skip
     return bool(rows) and parameters <= POSTGRES_MAX_PARAMETERS
-
-
-POSTGRES_MAX_PARAMETERS = 65_535
 
 
 def _persist_in_one_statement(
@@ -297,17 +312,10 @@ def _persist_in_one_statement(
     fails the UPDATE returns nothing, the id is NULL, the NOT NULL column refuses the
     row, and the whole statement (the UPDATE included) is undone.
     """
-    quote = connection.ops.quote_name
-    meta = Conversation._meta
-    fields = [meta.get_field(name) for name in _SNAPSHOT_COLUMNS]
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    key, count = quote(meta.pk.column), quote(meta.get_field("event_count").column)
+    key = connection.ops.quote_name(Conversation._meta.pk.column)
     with stage("serialise"):
-        params = [*_column_values(conversation, fields), conversation.pk, fence]
-        sql = (
-            f"WITH fenced AS (UPDATE {quote(meta.db_table)} SET {assignments} "
-            f"WHERE {key} = %s AND {count} = %s RETURNING {key})"
-        )
+        update, params = _fenced_update_sql(conversation, _SNAPSHOT_COLUMNS, fence=fence)
+        sql = f"WITH fenced AS ({update} RETURNING {key})"
         if outbox:
             insert, values = _insert_sql(OutboxEvent, _OUTBOX_COLUMNS, outbox)
             sql += f", outbox AS ({insert})"
@@ -337,6 +345,20 @@ def _insert_sql(
     values = ", ".join([f"({placeholders})"] * len(rows))
     params = [value for row in rows for value in _column_values(row, valued)]
     return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES {values}", params
+
+
+def _fenced_update_sql(
+    conversation: Conversation, names: Sequence[str], *, fence: int
+) -> tuple[str, list[Any]]:
+    """The UPDATE of the conversation's ``names`` columns that matches only while its log
+    is at ``fence``, and its parameters."""
+    quote = connection.ops.quote_name
+    meta = Conversation._meta
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    key, count = quote(meta.pk.column), quote(meta.get_field("event_count").column)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {key} = %s AND {count} = %s"
+    return sql, [*_column_values(conversation, fields), conversation.pk, fence]
 
 
 # Written with one plain INSERT and one UPDATE naming only these columns: inside the
@@ -372,18 +394,12 @@ def _outbox_rows(sender_id: str, rows: Sequence[EventRow]) -> list[OutboxEvent]:
 def _insert_rows(model: type[Any], names: Sequence[str], rows: Sequence[Any]) -> None:
     """``bulk_create`` without its per-object work, in batches the database accepts."""
     fields = [model._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    table = quote(model._meta.db_table)
-    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     batch = max(connection.ops.bulk_batch_size(fields, rows), 1)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch):
-            chunk = rows[start : start + batch]
             with stage("serialise"):
-                params = [value for row in chunk for value in _column_values(row, fields)]
-            values = ", ".join([placeholders] * len(chunk))
-            cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values}", params)
+                sql, params = _insert_sql(model, names, rows[start : start + batch])
+            cursor.execute(sql, params)
 
 
 def _column_values(instance: Any, fields: Sequence[Any]) -> list[Any]:
@@ -395,18 +411,10 @@ def _column_values(instance: Any, fields: Sequence[Any]) -> list[Any]:
 
 def _update_row(conversation: Conversation, names: Sequence[str], *, fence: int) -> None:
     """``save(update_fields=names)`` without its per-object work, where the log is at ``fence``."""
-    fields = [Conversation._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     with stage("serialise"):
-        params = _column_values(conversation, fields)
-    table, key = quote(Conversation._meta.db_table), quote(Conversation._meta.pk.column)
-    count = quote(Conversation._meta.get_field("event_count").column)
+        sql, params = _fenced_update_sql(conversation, names, fence=fence)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} WHERE {key} = %s AND {count} = %s",
-            [*params, conversation.pk, fence],
-        )
+        cursor.execute(sql, params)
         if cursor.rowcount != 1:
             # Another writer appended (or erased the conversation) since it was read.
             raise conversation_busy()
@@ -439,8 +447,10 @@ def _note_landmarks(conversation: Conversation, seq: int, event: Event) -> None:
 
 
 FALLBACK_INTENTS = ("nlu_fallback",)
-PREVIEW_CHARS = 255  # ``Conversation.latest_user_text``'s length
 FALLBACK_ACTIONS = ("action_default_fallback", "action_two_stage_fallback")
+
+
+PREVIEW_CHARS = 255  # ``Conversation.latest_user_text``'s length
 
 
 def _note_review_figures(conversation: Conversation, event: Event) -> None:

@@ -11,8 +11,9 @@ from django.contrib.auth.models import User
 
 from tests.admin.conftest import PASSWORD, action_event, bot_event, staff_user, user_event
 from tests.admin.test_transcript_failures import action_server_down, failed_turn  # noqa: F401
-from trackers.dashboard import LENGTH_BUCKETS, dashboard_channels, dashboard_figures
+from trackers.dashboard import LENGTH_BUCKETS, dashboard_figures
 from trackers.models import Event
+from trackers.store import conversation_channels
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("open_auth")]
 
@@ -92,7 +93,7 @@ def test_it_ranks_intents_and_sorts_conversations_by_length():
 
 @pytest.mark.usefixtures("log")
 def test_it_narrows_to_a_channel():
-    assert dashboard_channels() == ["rest", "socketio"]
+    assert conversation_channels() == ["rest", "socketio"]
     figures = dashboard_figures(start=MAR_1, end=MAR_2, channel="socketio")
     # Every channel is offered, whatever the range and the channel chosen.
     assert figures.channels == ["rest", "socketio"]

@@ -6,23 +6,13 @@ import xml.etree.ElementTree as ET
 
 from engine.story_graph import END, START, build_story_graph, story_graph_html, story_graph_svg
 from engine.training_data.stories import story_data_from_yaml
+from tests.engine.bot_folders import STORIES as BOT_STORIES
 
 SVG = "{http://www.w3.org/2000/svg}"
+# bot_folders' two stories, and a rule.
 STORIES = story_data_from_yaml(
-    """
-stories:
-- story: happy
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: affirm
-  - action: utter_happy
-- story: sad
-  steps:
-  - intent: greet
-  - action: utter_greet
-  - intent: deny
-  - action: utter_sad
+    BOT_STORIES
+    + """
 rules:
 - rule: bye
   steps:
