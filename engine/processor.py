@@ -284,7 +284,8 @@ class MessageProcessor:
             self._prediction_loop(turn)
 
     def _extract_slots(self, turn: _Turn) -> None:
-        for event in self._safe_run(turn, ActionExtractSlots(), self._context(turn, None)):
+        events, _ = self._safe_run(turn, ActionExtractSlots(), self._context(turn, None))
+        for event in events:
             self._log(turn, event)
 
     def _prediction_loop(self, turn: _Turn) -> None:
@@ -354,9 +355,8 @@ class MessageProcessor:
         if policy_events:
             # The action sees the policy's events, which are only logged if it runs.
             ctx = ctx.with_tracker(scratch_tracker(ctx, policy_events))
-        failures: list[str] = []
         try:
-            events = self._safe_run(turn, action, ctx, reraise_rejection=True, failures=failures)
+            events, failure = self._safe_run(turn, action, ctx, reraise_rejection=True)
         except ActionRejected:
             rejected = ActionExecutionRejected(
                 action.name, prediction.policy_name, prediction.confidence
@@ -367,7 +367,7 @@ class MessageProcessor:
             for event in policy_events:
                 self._log(turn, event)
             executed = self._action_event(action, prediction)
-            executed.failure = failures[0] if failures else None
+            executed.failure = failure
             self._log(turn, executed)
         for event in events:
             self._log(turn, event)
@@ -394,16 +394,15 @@ class MessageProcessor:
         ctx: ActionContext,
         *,
         reraise_rejection: bool = False,
-        failures: list[str] | None = None,
-    ) -> list[Event]:
-        """The action's events; a failure is logged, its reason added to ``failures``, and
-        the conversation goes on without the action's events, as in Rasa."""
+    ) -> tuple[list[Event], str | None]:
+        """The action's events and why it failed (None: it did not); a failure is logged
+        and the conversation goes on without the action's events, as in Rasa."""
         try:
-            return action.run(ctx)
+            return action.run(ctx), None
         except ActionRejected:
             if reraise_rejection:
                 raise
-            return []
+            return [], None
         except ActionServerError as exc:
             logger.error(
                 "custom action '%s' failed for sender '%s'; its events are dropped: %s",
@@ -419,9 +418,7 @@ class MessageProcessor:
                 turn.sender_id,
             )
             reason = f"{type(exc).__name__}: {exc}"
-        if failures is not None:
-            failures.append(reason)
-        return []
+        return [], reason
 
     def _action_event(self, action: Action, prediction: PolicyPrediction) -> ActionExecuted:
         is_text = action.name in self.domain.action_texts and not action.name.startswith("utter_")
