@@ -192,6 +192,17 @@ class AppliedTail:
         self.base = _compact([*self.base, *folded])
         self.complete = False
 
+    def copy(self) -> AppliedTail:
+        """A tail that updates independently of this one (the events themselves are shared:
+        a tail only adds and drops them)."""
+        twin = AppliedTail(self.turns)
+        twin.base = list(self.base)
+        twin.events = list(self.events)
+        twin.folded_actions = self.folded_actions
+        twin.complete = self.complete
+        twin.action_counts = dict(self.action_counts)
+        return twin
+
     # -- snapshots --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -360,6 +360,23 @@ class Tracker:
             "latest_action_name": self.latest_action_name,
         }
 
+    def copy(self) -> Tracker:
+        """An independent tracker in the same state: events tried on it leave this one as
+        it is. Events are never edited in place, so the copies share them; what updating
+        changes in place (the lists, dicts and the latest message's entities) is copied."""
+        twin = copy.copy(self)
+        twin.events = list(self.events)
+        twin._slots_set = dict(self._slots_set)
+        twin.slots = dict(self.slots)
+        twin._loop_names = set(self._loop_names)
+        twin.active_loop = copy.deepcopy(self.active_loop)
+        twin.latest_action = dict(self.latest_action)
+        if self.latest_message is not None:
+            twin.latest_message = copy.copy(self.latest_message)
+            twin.latest_message.entities = list(self.latest_message.entities)
+        twin._tail = self._tail.copy() if self._tail is not None else None
+        return twin
+
     # -- snapshots ----------------------------------------------------------------
     def to_snapshot(self) -> dict:
         """JSON-safe state from which updating can continue (not the event list)."""

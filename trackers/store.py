@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -109,7 +110,37 @@ def _indexed_text(event: Event) -> str:
 
 
 def conversation_get(*, sender_id: str) -> Conversation | None:
-    return Conversation.objects.filter(sender_id=sender_id).first()
+    """The conversation's row, or None.
+
+    One plain SELECT by the unique sender id, its values converted as the ORM converts
+    them: every turn reads it, and building the ORM's query cost more than the read
+    (``bench/turns.py --profile``).
+    """
+    fields = Conversation._meta.concrete_fields
+    with connection.cursor() as cursor:
+        cursor.execute(_conversation_select_sql(), [sender_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for field, value in zip(fields, row, strict=True):
+        column = field.get_col(Conversation._meta.db_table)
+        for convert in (
+            *connection.ops.get_db_converters(column),
+            *field.get_db_converters(connection),
+        ):
+            value = convert(value, column, connection)
+        values.append(value)
+    return Conversation.from_db(connection.alias, [field.attname for field in fields], values)
+
+
+@cache
+def _conversation_select_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = Conversation._meta
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    sender = quote(meta.get_field("sender_id").column)
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {sender} = %s"
 
 
 def conversation_ids() -> list[str]:

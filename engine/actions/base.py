@@ -69,14 +69,7 @@ class Action:
 
 def scratch_tracker(ctx: ActionContext, events: Iterable[Event]) -> Tracker:
     """A copy of the context's tracker with ``events`` applied (the original stays untouched)."""
-    tracker = ctx.tracker
-    copy = Tracker.from_snapshot(
-        tracker.sender_id,
-        tracker.to_snapshot(),
-        ctx.domain.slot_defaults(),
-        recent_events=list(tracker.events),
-        session_events_loader=getattr(tracker, "_loader", None),
-    )
+    copy = ctx.tracker.copy()
     for event in events:
         copy.update(event)
     return copy
