@@ -31,7 +31,7 @@ from engine.events import (
 )
 
 DEFAULT_TURNS = 8
-TAIL_VERSION = 1
+TAIL_VERSION = 2
 
 __all__ = [
     "DEFAULT_TURNS",
@@ -208,8 +208,8 @@ class AppliedTail:
         return {
             "version": TAIL_VERSION,
             "turns": self.turns,
-            "base": [event.to_dict() for event in self.base],
-            "events": [event.to_dict() for event in self.events],
+            "base": [_stored(event) for event in self.base],
+            "events": [_stored(event) for event in self.events],
             "folded_actions": self.folded_actions,
             "complete": self.complete,
             "action_counts": dict(self.action_counts),
@@ -259,6 +259,16 @@ def _slim(event: Event) -> Event | None:
     if isinstance(event, AllSlotsReset):
         return AllSlotsReset(timestamp=0)
     return None
+
+
+def _stored(event: Event) -> dict[str, Any]:
+    """A slim event as a snapshot keeps it: its dict without the null values (of the event
+    and of its parse data), which reading it back restores. A turn writes the snapshot
+    every time, and the nulls were half of it."""
+    data = {key: value for key, value in event.to_dict().items() if value is not None}
+    if isinstance(data.get("parse_data"), dict):
+        data["parse_data"] = {k: v for k, v in data["parse_data"].items() if v is not None}
+    return data
 
 
 def _slim_entities(entities: Iterable[dict]) -> list[dict]:

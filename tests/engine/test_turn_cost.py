@@ -220,3 +220,47 @@ def test_a_long_run_of_hidden_rule_turns_keeps_the_tail_short():
     kept = sum(isinstance(event, ActionExecuted) for event in tail.events)
     assert not tail.complete
     assert kept <= HIDDEN_RUN_FACTOR * 3 * tail.turns
+
+
+def test_a_snapshot_keeps_the_tail_without_nulls_and_reads_it_back_unchanged():
+    from engine.applied_tail import AppliedTail
+    from engine.events import (
+        ActionExecutionRejected,
+        ActiveLoop,
+        AllSlotsReset,
+        EntitiesAdded,
+        SlotSet,
+    )
+
+    entities = [{"entity": "cuisine", "value": "greek", "start": 0, "end": 5}]
+    events: list[Event] = [
+        UserUttered("/greet", {"name": "greet", "confidence": 1.0}, entities),
+        UserUttered(None, None, []),
+        ActionExecuted("utter_greet", policy="RulePolicy", confidence=1.0),
+        ActionExecuted("utter_ask", hide_rule_turn=True),
+        ActionExecuted(None, action_text="a text"),
+        SlotSet("cuisine", None),
+        SlotSet("outdoor", False),
+        SlotSet("numbers", {"a": None, "b": [0]}),
+        ActiveLoop("restaurant_form"),
+        ActiveLoop(None),
+        EntitiesAdded(entities),
+        ActionExecutionRejected("restaurant_form"),
+        AllSlotsReset(),
+    ]
+    tail = AppliedTail(turns=100)
+    for event in events:
+        tail.update(event, loop_names=set())
+    stored = json.loads(json.dumps(tail.to_dict()))
+
+    def nulls(value) -> int:
+        if isinstance(value, dict):
+            return sum(v is None or nulls(v) for v in value.values())
+        return 0
+
+    # The slot value's own null stays: it is the value, not an absent field.
+    assert [nulls(event) for event in stored["events"]].count(0) == len(stored["events"]) - 1
+    assert stored["events"][7]["value"] == {"a": None, "b": [0]}
+    restored = AppliedTail.from_dict(stored)
+    assert [e.to_dict() for e in restored.events] == [e.to_dict() for e in tail.events]
+    assert len(restored.events) == len(events)
