@@ -279,7 +279,11 @@ def events_persist(
     """
     if fence is None:
         fence = conversation.event_count
-    if conversation.pk is None:
+    broker = configured_event_broker()
+    one_statement = connection.vendor == "postgresql" and _fits_one_statement(
+        len(events), len(events) if broker is not None else 0
+    )
+    if conversation.pk is None and not one_statement:
         try:
             with transaction.atomic():
                 conversation.save(force_insert=True)
@@ -295,9 +299,9 @@ def events_persist(
         conversation.event_count = seq
     _snapshot_take(conversation, tracker, slot_defaults)
     outbox = []
-    if rows and configured_event_broker() is not None:
+    if rows and broker is not None:
         outbox = _outbox_rows(conversation.sender_id, rows)
-    if connection.vendor == "postgresql" and _fits_one_statement(rows, outbox):
+    if one_statement:
         _persist_in_one_statement(conversation, rows, outbox, fence=fence)
         return
     with timed_transaction(savepoint=False):
@@ -318,15 +322,15 @@ def timed_transaction(*, savepoint: bool = True) -> Iterator[None]:
 POSTGRES_MAX_PARAMETERS = 65_535
 
 
-def _fits_one_statement(rows: Sequence[EventRow], outbox: Sequence[OutboxEvent]) -> bool:
-    """Whether there are events, few enough for one statement's parameters: a turn's
-    always are, a long PUT's may not be."""
+def _fits_one_statement(events: int, messages: int) -> bool:
+    """Whether there are events, few enough (with their outbox messages) for one
+    statement's parameters: a turn's always are, a long PUT's may not be."""
     parameters = (
-        len(_SNAPSHOT_COLUMNS) + 2
-        + len(rows) * (len(_EVENT_COLUMNS) - 1)
-        + len(outbox) * len(_OUTBOX_COLUMNS)
+        len(_NEW_CONVERSATION_COLUMNS)
+        + events * (len(_EVENT_COLUMNS) - 1)
+        + messages * len(_OUTBOX_COLUMNS)
     )  # fmt: skip
-    return bool(rows) and parameters <= POSTGRES_MAX_PARAMETERS
+    return events > 0 and parameters <= POSTGRES_MAX_PARAMETERS
 
 
 def _persist_in_one_statement(
@@ -341,12 +345,19 @@ def _persist_in_one_statement(
 
     Each event row takes its conversation id from the UPDATE's RETURNING: when the fence
     fails the UPDATE returns nothing, the id is NULL, the NOT NULL column refuses the
-    row, and the whole statement (the UPDATE included) is undone.
+    row, and the whole statement (the UPDATE included) is undone. A conversation not
+    stored yet is INSERTed instead, by the same statement; one stored meanwhile by
+    another writer breaks the unique sender id and, again, nothing is stored.
     """
     key = connection.ops.quote_name(Conversation._meta.pk.column)
+    new = conversation.pk is None
     with stage("serialise"):
-        update, params = _fenced_update_sql(conversation, _SNAPSHOT_COLUMNS, fence=fence)
-        sql = f"WITH fenced AS ({update} RETURNING {key})"
+        if new:
+            conversation.created = conversation.updated
+            head, params = _insert_sql(Conversation, _NEW_CONVERSATION_COLUMNS, [conversation])
+        else:
+            head, params = _fenced_update_sql(conversation, _SNAPSHOT_COLUMNS, fence=fence)
+        sql = f"WITH fenced AS ({head} RETURNING {key})"
         if outbox:
             insert, values = _insert_sql(OutboxEvent, _OUTBOX_COLUMNS, outbox)
             sql += f", outbox AS ({insert})"
@@ -354,13 +365,19 @@ def _persist_in_one_statement(
         insert, values = _insert_sql(
             EventRow, _EVENT_COLUMNS, rows, first=f"(SELECT {key} FROM fenced)"
         )
-        sql += f" {insert}"
+        conversation_column = EventRow._meta.get_field("conversation").column
+        sql += f" {insert} RETURNING {connection.ops.quote_name(conversation_column)}"
         params += values
     try:
         with stage("write"), connection.cursor() as cursor:
             cursor.execute(sql, params)
+            stored_id = cursor.fetchone()[0]
     except IntegrityError:  # the fence failed: another writer appended, or erased it
         raise conversation_busy() from None
+    if new:  # stored now, as the ORM's save() would have left it
+        conversation.pk = stored_id
+        conversation._state.adding = False
+        conversation._state.db = connection.alias
 
 
 def _insert_sql(
@@ -400,6 +417,10 @@ _EVENT_COLUMNS = (
     "confidence", "input_channel", "failure",
 )  # fmt: skip
 _OUTBOX_COLUMNS = ("sender_id", "seq", "message", "created_at", "error")
+# A conversation stored with its first events: every column but the id.
+_NEW_CONVERSATION_COLUMNS = tuple(
+    field.name for field in Conversation._meta.concrete_fields if not field.primary_key
+)
 _SNAPSHOT_COLUMNS = (
     "updated", "event_count", "latest_event_time", "latest_intent", "latest_input_channel",
     "latest_restart_seq", "latest_reset_seq", "latest_session_seq", "state", "state_key",

@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+from django.db import transaction
 
 from engine.actions.action_server import action_payload, payload_json
 from engine.actions.base import ActionContext
@@ -172,3 +173,42 @@ def test_an_action_server_is_sent_the_stored_session_as_the_events_would_give_it
         assert sent["tracker"]["events"][-1]["name"] == "restaurant_form"
         assert (sent["next_action"], sent["sender_id"]) == ("restaurant_form", sender)
     assert from_the_store == 8
+
+
+def test_a_new_conversation_is_stored_with_its_first_events(formbot):
+    """On PostgreSQL the row's INSERT and the events' are one statement; the object is
+    left as the ORM's save() leaves it, so what follows in the turn can use it."""
+    from engine.events import BotUttered
+
+    slot_defaults = formbot.domain.slot_defaults()
+    conversation = store.conversation_new(sender_id="newcomer")
+    tracker = store.tracker_restore(conversation, slot_defaults)
+    store.events_append(conversation, tracker, [BotUttered("hi", timestamp=5.0)], slot_defaults)
+    stored = Conversation.objects.get(sender_id="newcomer")
+    assert conversation.pk == stored.pk and not conversation._state.adding
+    assert stored.created is not None and stored.created <= stored.updated
+    assert stored.event_count == 1 and stored.state == conversation.state
+    assert stored.latest_event_time == 5.0
+    assert list(stored.events.values_list("seq", "type_name")) == [(1, "bot")]
+    again = store.conversation_get(sender_id="newcomer")
+    assert again.state == stored.state and again.created == stored.created
+
+
+def test_a_conversation_stored_meanwhile_by_another_writer_stores_nothing_of_the_second(formbot):
+    from engine.errors import ServiceError
+    from engine.events import BotUttered
+
+    slot_defaults = formbot.domain.slot_defaults()
+    late = store.conversation_new(sender_id="raced")
+    tracker = store.tracker_restore(late, slot_defaults)
+    first = store.conversation_new(sender_id="raced")
+    store.events_append(
+        first, store.tracker_restore(first, slot_defaults), [BotUttered("first")], slot_defaults
+    )
+    # In a transaction of its own, as the test's transaction must outlive the failure.
+    with pytest.raises(ServiceError) as raised, transaction.atomic():
+        store.events_append(late, tracker, [BotUttered("second")], slot_defaults)
+    assert raised.value.status == 409
+    stored = Conversation.objects.get(sender_id="raced")
+    assert stored.event_count == 1
+    assert [row.data["text"] for row in stored.events.all()] == ["first"]
