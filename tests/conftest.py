@@ -15,6 +15,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BOTS = ROOT.parent / "shared" / "reference" / "bots"
+
+# What the session's Celery workers and the eager test process use: fast heartbeats, quick
+# staleness, short callback backoff. The workers' reaper hands a running job whose
+# heartbeat is older than the stale time back to the queue, so every other process that
+# runs jobs on the test database takes the liveness settings too (else its job runs twice).
+FAST_JOB_SETTINGS = {
+    "CONVAPI_JOB_HEARTBEAT_SECONDS": 0.3,
+    "CONVAPI_JOB_STALE_SECONDS": 2.0,
+    "CONVAPI_CALLBACK_BACKOFF": 0.2,
+    "CONVAPI_CALLBACK_ATTEMPTS": 4,
+    "CONVAPI_CALLBACK_TIMEOUT": 5.0,
+}
+JOB_LIVENESS_SETTINGS = ("CONVAPI_JOB_HEARTBEAT_SECONDS", "CONVAPI_JOB_STALE_SECONDS")
 TEST_TOKEN = "rasa"
 TEST_JWT_SECRET = "core"
 
@@ -128,7 +141,7 @@ def celery_worker_process(django_db_setup, tmp_path_factory, initbot_archive) ->
     from django.conf import settings as django_settings
     from django.db import connection
 
-    from tests.jobs.conftest import FAST_JOB_SETTINGS, QueueWorkers, WorkerProcess
+    from tests.jobs.conftest import QueueWorkers, WorkerProcess
 
     if not django_settings.CELERY_BROKER_URL:
         yield None

@@ -18,7 +18,7 @@ from serving.holder import (
     assistant_from_model,
     assistant_set,
 )
-from tests.conftest import BOTS
+from tests.conftest import BOTS, FAST_JOB_SETTINGS, JOB_LIVENESS_SETTINGS
 
 
 class ApiClient(Client):
@@ -110,6 +110,10 @@ def gunicorn_on_test_db(initbot_archive) -> Iterator[Callable[..., str]]:
             "CONVAPI_JWT_SECRET": "",
             "CONVAPI_LOG_LEVEL": "WARNING",
             "GUNICORN_CMD_ARGS": f"--threads {threads}",
+            # Its embedded jobs heartbeat as the session's reaper expects: with the default
+            # 10 s a runaway training here looked lost after 2 s, was handed to the
+            # session's Celery worker and held a slot of it for the next test's 107 s.
+            **{name: str(FAST_JOB_SETTINGS[name]) for name in JOB_LIVENESS_SETTINGS},
             **(env or {}),
         }
         server_env.pop("CELERY_BROKER_URL", None)

@@ -93,7 +93,7 @@ def test_it_serves_turns_and_refuses_jobs_while_redis_is_down(broker_down_server
 
 def _worker_env(server) -> dict[str, str]:
     """A real Celery worker beside the server: same database, broker and model."""
-    from tests.jobs.conftest import FAST_JOB_SETTINGS
+    from tests.conftest import FAST_JOB_SETTINGS
 
     # server.env holds no CONVAPI_TEST_BROKER_KEYPREFIX (tests/faults/conftest.py scrubs
     # it): this worker reads the private Redis's plain queue, where the server sends.

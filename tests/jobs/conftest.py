@@ -26,17 +26,7 @@ import pytest
 
 from serving.holder import assistant_set
 from tests.api.conftest import ApiClient
-from tests.conftest import BOTS, ROOT
-
-# What the worker process and the eager test process both use: fast heartbeats,
-# quick staleness, short callback backoff.
-FAST_JOB_SETTINGS = {
-    "CONVAPI_JOB_HEARTBEAT_SECONDS": 0.3,
-    "CONVAPI_JOB_STALE_SECONDS": 2.0,
-    "CONVAPI_CALLBACK_BACKOFF": 0.2,
-    "CONVAPI_CALLBACK_ATTEMPTS": 4,
-    "CONVAPI_CALLBACK_TIMEOUT": 5.0,
-}
+from tests.conftest import BOTS, FAST_JOB_SETTINGS, ROOT
 
 
 def wait_for(predicate: Callable[[], Any], *, timeout: float = 60, what: str = "") -> Any:

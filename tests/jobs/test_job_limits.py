@@ -173,3 +173,5 @@ def test_the_embedded_mode_answers_turns_while_a_runaway_job_runs(gunicorn_on_te
     assert job["status"] == "failed"
     assert job["error"]["reason"] == "TrainingError"
     assert server_processes(port) == processes  # the worker that ran it was never replaced
+    # Run once, here: never taken for lost and handed to another worker meanwhile.
+    assert Job.objects.get(pk=running[0]["id"]).runs == 1
