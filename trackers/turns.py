@@ -83,12 +83,16 @@ def run_turn(
         conversation_locked(sender_id),
     ):
         with stage("restore"):
-            conversation = store.conversation_get(sender_id=sender_id)
+            conversation, recent = store.conversation_for_turn(
+                sender_id=sender_id, window=TURN_WINDOW
+            )
             if conversation is None:
                 if must_exist:
                     raise conversation_not_found()
                 conversation = store.conversation_new(sender_id=sender_id)
-            tracker = store.tracker_restore(conversation, context.slot_defaults, window=TURN_WINDOW)
+            tracker = store.tracker_restore(
+                conversation, context.slot_defaults, window=TURN_WINDOW, recent=recent
+            )
         state = None
         if state_before_step:
             # Rasa's /execute answers with the tracker as fetched before the action ran.

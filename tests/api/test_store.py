@@ -6,7 +6,7 @@ import json
 import random
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from engine.actions.action_server import action_payload, payload_json
 from engine.actions.base import ActionContext
@@ -126,6 +126,8 @@ def test_it_indexes_what_reviewers_filter_on(client):
     rows = Event.objects.filter(conversation__sender_id="idx")
     assert rows.get(type_name="user").intent_name == "greet"
     assert rows.get(type_name="user").text == "hello there"
+    assert rows.get(type_name="user").confidence == 1.0
+    assert rows.get(action_name="utter_greet").confidence is None
     assert rows.get(action_name="utter_greet").type_name == "action"
     assert Conversation.objects.get(sender_id="idx").latest_intent == "greet"
 
@@ -133,15 +135,58 @@ def test_it_indexes_what_reviewers_filter_on(client):
 def test_it_round_trips_stored_events_exactly(client):
     posted = {
         "event": "bot",
-        "text": "hi",
+        "text": 'hi \u00e9\U0001f600 "quoted" \\ back',
         "data": {"buttons": [{"title": "a", "payload": "/a"}]},
-        "timestamp": 3.0,
-        "metadata": {"utter_action": "utter_x"},
+        "timestamp": 1796151101.4809036,
+        "metadata": {"utter_action": "utter_x", "small": 8.477673092773753e-05},
     }
     client.put_json("/conversations/rt/tracker/events", [posted])
     row = Event.objects.get(conversation__sender_id="rt")
     assert store.event_from_row(row) == event_from_dict(posted)
     assert row.data == event_from_dict(posted).to_dict()
+    assert (row.timestamp, row.text) == (posted["timestamp"], posted["text"])
+
+
+def test_it_keeps_integers_too_wide_for_64_bits(client):
+    """The store writes JSON with orjson, which refuses them: json writes those."""
+    wide = 2**70 + 1
+    events = [
+        {"event": "slot", "name": "cuisine", "value": wide, "timestamp": 2.0},
+        {"event": "bot", "text": "ok", "metadata": {"n": -wide}, "timestamp": 3.0},
+    ]
+    assert client.put_json("/conversations/wide/tracker/events", events).status_code == 200
+    rows = Event.objects.filter(conversation__sender_id="wide")
+    assert rows.get(type_name="slot").data["value"] == wide
+    assert rows.get(type_name="bot").data["metadata"]["n"] == -wide
+    tracker = client.get("/conversations/wide/tracker").json()
+    assert tracker["slots"]["cuisine"] == wide
+    assert Conversation.objects.get(sender_id="wide").state["slots_set"]["cuisine"] == wide
+
+
+def test_a_turn_reads_the_row_and_its_latest_events_as_the_separate_reads_do(client, formbot):
+    """On PostgreSQL the row and its last events come in one statement (elsewhere they
+    are read by the restore): the same row, the same events, the same tracker."""
+    rng = random.Random(5)
+    events = [random_event(rng) for _ in range(45)]
+    assert client.put_json("/conversations/both/tracker/events", events).status_code == 200
+    slot_defaults = formbot.domain.slot_defaults()
+    conversation, recent = store.conversation_for_turn(sender_id="both", window=20)
+    alone = store.conversation_get(sender_id="both")
+    fields = [field.attname for field in Conversation._meta.concrete_fields]
+    assert [getattr(conversation, name) for name in fields] == [
+        getattr(alone, name) for name in fields
+    ]
+    latest = store.events_load(alone, since_seq=alone.event_count - 19)
+    if connection.vendor == "postgresql":
+        assert recent == latest and len(recent) == 20
+    else:
+        assert recent is None
+    restored = store.tracker_restore(conversation, slot_defaults, window=20, recent=recent)
+    separately = store.tracker_restore(alone, slot_defaults, window=20)
+    assert restored.events == latest == separately.events
+    everything = EventVerbosity.ALL
+    assert restored.current_state(everything) == separately.current_state(everything)
+    assert store.conversation_for_turn(sender_id="nobody", window=20) == (None, None)
 
 
 def test_an_action_server_is_sent_the_stored_session_as_the_events_would_give_it(client, formbot):
