@@ -155,6 +155,11 @@ if CONVAPI_LOCK_STORE and not CONVAPI_LOCK_STORE.startswith(("redis://", "rediss
     raise ValueError(f"CONVAPI_LOCK_STORE={CONVAPI_LOCK_STORE!r}: use a redis:// URL, or nothing")
 if CONVAPI_LOCK_LIFETIME_SECONDS < 1:
     raise ValueError("CONVAPI_LOCK_LIFETIME_SECONDS: use a whole number of seconds, 1 or more")
+# Conversations whose latest written snapshot each process keeps for their next turn
+# (trackers/store.py), so that turn reads it back only if another process wrote since.
+CONVAPI_WRITTEN_STATES = env_int("CONVAPI_WRITTEN_STATES", 256)
+if CONVAPI_WRITTEN_STATES < 0:
+    raise ValueError("CONVAPI_WRITTEN_STATES: use a whole number, 0 (none) or more")
 
 DATABASES = {
     "default": dj_database_url.parse(

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.backends.postgresql.psycopg_any import Jsonb
 from django.db.models import JSONField, TextField
@@ -135,22 +138,41 @@ def conversation_get(*, sender_id: str) -> Conversation | None:
     return None if row is None else _conversation_from_row(row)
 
 
-def conversation_for_turn(
-    *, sender_id: str, window: int
-) -> tuple[Conversation | None, list[Event] | None]:
-    """The conversation's row and, on PostgreSQL, its last ``window`` events, read in the
-    same round trip (None where they were not read: ``tracker_restore`` reads them)."""
-    if connection.vendor != "postgresql":
-        return conversation_get(sender_id=sender_id), None
+def conversation_for_turn(*, sender_id: str) -> tuple[Conversation | None, list[Event] | None]:
+    """The conversation's row and its last ``RECENT_EVENTS`` events (None where they were
+    not read: ``tracker_restore`` reads them), in one statement.
+
+    When this process wrote the conversation last, its snapshot and latest events are
+    taken from what it wrote (``_written``), and the statement sends neither: it leaves
+    them out where the row is still the version written (its id, event count, update
+    time and slot layout). Otherwise it sends the snapshot and, on PostgreSQL, the events.
+    """
+    written = _recall_written(sender_id)
+    expected = [None] * len(_VERSION)
+    if written is not None:
+        fields = [Conversation._meta.get_field(name) for name in _VERSION]
+        expected = [
+            field.get_db_prep_value(value, connection)
+            for field, value in zip(fields, written.version, strict=True)
+        ]
+    recent_read = connection.vendor == "postgresql"
+    params = [*expected, *([*expected, RECENT_EVENTS] if recent_read else []), sender_id]
     with connection.cursor() as cursor:
-        cursor.execute(_conversation_with_recent_sql(), [window, sender_id])
+        cursor.execute(_conversation_for_turn_sql(connection.vendor), params)
         row = cursor.fetchone()
     if row is None:
         return None, None
-    *values, recent = row
-    return _conversation_from_row(values), [
-        event_from_data(data) for data in json.loads(recent or "[]")
-    ]
+    if recent_read:
+        *row, recent_text = row
+    conversation = _conversation_from_row(row)
+    if written is not None and _version(conversation) == written.version:
+        conversation.state = written.state
+        return conversation, written.recent
+    if conversation.state is None:  # matched in SQL, not here: read it all again
+        return conversation_get(sender_id=sender_id), None
+    if not recent_read:
+        return conversation, None
+    return conversation, [event_from_data(data) for data in json.loads(recent_text or "[]")]
 
 
 def _conversation_from_row(row: Sequence[Any]) -> Conversation:
@@ -198,21 +220,88 @@ def _conversation_select_sql() -> str:
 
 
 @cache
-def _conversation_with_recent_sql() -> str:
-    """PostgreSQL: the row, and its events after ``event_count - window`` as one JSON
-    array in log order (the first parameter is the window)."""
+def _conversation_for_turn_sql(vendor: str) -> str:
+    """The row by sender id, its snapshot NULL where the row is the version given as the
+    first parameters; on PostgreSQL also its events after ``event_count - window`` as one
+    JSON array in log order (NULL likewise; the window is the parameter after the second
+    version's)."""
     quote = connection.ops.quote_name
     meta, events = Conversation._meta, EventRow._meta
-    columns = ", ".join(f"c.{quote(field.column)}" for field in meta.concrete_fields)
-    data, seq = (quote(events.get_field(name).column) for name in ("data", "seq"))
-    owner = quote(events.get_field("conversation").column)
-    key, count = quote(meta.pk.column), quote(meta.get_field("event_count").column)
-    recent = (
-        f"SELECT json_agg(e.{data} ORDER BY e.{seq})::text FROM {quote(events.db_table)} e "
-        f"WHERE e.{owner} = c.{key} AND e.{seq} > c.{count} - %s"
+    written = " AND ".join(f"c.{quote(meta.get_field(name).column)} = %s" for name in _VERSION)
+    columns = ", ".join(
+        f"CASE WHEN {written} THEN NULL ELSE c.{quote(field.column)} END"
+        if field.name == "state"
+        else f"c.{quote(field.column)}"
+        for field in meta.concrete_fields
     )
+    sql = f"SELECT {columns}"
+    if vendor == "postgresql":
+        data, seq = (quote(events.get_field(name).column) for name in ("data", "seq"))
+        owner = quote(events.get_field("conversation").column)
+        key, count = quote(meta.pk.column), quote(meta.get_field("event_count").column)
+        recent = (
+            f"SELECT json_agg(e.{data} ORDER BY e.{seq})::text FROM {quote(events.db_table)} e "
+            f"WHERE e.{owner} = c.{key} AND e.{seq} > c.{count} - %s"
+        )
+        sql += f", CASE WHEN {written} THEN NULL ELSE ({recent}) END"
     sender = quote(meta.get_field("sender_id").column)
-    return f"SELECT {columns}, ({recent}) FROM {quote(meta.db_table)} c WHERE c.{sender} = %s"
+    return f"{sql} FROM {quote(meta.db_table)} c WHERE c.{sender} = %s"
+
+
+# -- the states this process wrote ----------------------------------------------------
+# Events kept with a written snapshot: a turn's window of events restored with it.
+RECENT_EVENTS = 20
+# What identifies a written snapshot: every write of one sets a new update time, and an
+# append (by any process, or code of any version) a new event count.
+_VERSION = ("id", "event_count", "updated", "state_key")
+
+
+class _Written(NamedTuple):
+    version: tuple
+    state: dict
+    recent: list[Event]
+
+
+_written: OrderedDict[tuple[str, str], _Written] = OrderedDict()
+_written_lock = threading.Lock()
+
+
+def _version(conversation: Conversation) -> tuple:
+    return tuple(getattr(conversation, name) for name in _VERSION)
+
+
+def _written_key(sender_id: str) -> tuple[str, str]:
+    return connection.settings_dict["NAME"], sender_id
+
+
+def _remember_written(conversation: Conversation, tracker: Tracker) -> None:
+    """Keep the snapshot just written and the latest events, for this conversation's next
+    turn in this process (``CONVAPI_WRITTEN_STATES`` conversations, the least recent
+    forgotten first): it reads neither back. Only a tracker that holds the whole window
+    (a turn's, not an append's) gives them."""
+    key = _written_key(conversation.sender_id)
+    limit = settings.CONVAPI_WRITTEN_STATES
+    held = len(tracker.events) >= min(RECENT_EVENTS, conversation.event_count)
+    with _written_lock:
+        _written.pop(key, None)
+        if limit > 0 and held:
+            recent = tracker.events[-RECENT_EVENTS:]
+            _written[key] = _Written(_version(conversation), conversation.state, recent)
+            while len(_written) > limit:
+                _written.popitem(last=False)
+
+
+def written_forget() -> None:
+    """Forget every state this process wrote (their conversations' next turns read them)."""
+    with _written_lock:
+        _written.clear()
+
+
+def _recall_written(sender_id: str) -> _Written | None:
+    """What this process wrote last for the conversation, taken out: the turn holding its
+    lock uses it, and remembers its own write instead."""
+    with _written_lock:
+        return _written.pop(_written_key(sender_id), None)
 
 
 def conversation_ids() -> list[str]:
@@ -382,11 +471,12 @@ def events_persist(
         outbox = _outbox_rows(conversation.sender_id, rows)
     if one_statement:
         _persist_in_one_statement(conversation, rows, outbox, fence=fence)
-        return
-    with timed_transaction(savepoint=False):
-        _update_row(conversation, _SNAPSHOT_COLUMNS, fence=fence)
-        _insert_rows(EventRow, _EVENT_COLUMNS, rows)
-        _insert_rows(OutboxEvent, _OUTBOX_COLUMNS, outbox)
+    else:
+        with timed_transaction(savepoint=False):
+            _update_row(conversation, _SNAPSHOT_COLUMNS, fence=fence)
+            _insert_rows(EventRow, _EVENT_COLUMNS, rows)
+            _insert_rows(OutboxEvent, _OUTBOX_COLUMNS, outbox)
+    _remember_written(conversation, tracker)
 
 
 @contextmanager
@@ -480,20 +570,27 @@ def _recordset_insert_sql(
     for every row). Its text is the same for any number of rows, and the one parameter
     is a single JSON text: per-value literals of a turn's ~70 values were most of the
     client's cost of the write."""
+    valued = [model._meta.get_field(name) for name in names[1:]]
+    value = _json_text(
+        [{field.column: getattr(row, field.attname) for field in valued} for row in rows]
+    )
+    return _recordset_insert_text(model, tuple(names), first, connection.vendor), value
+
+
+@cache
+def _recordset_insert_text(
+    model: type[Any], names: tuple[str, ...], first: str, vendor: str
+) -> str:
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in names]
     columns = ", ".join(quote(field.column) for field in fields)
     valued = fields[1:]
     record = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in valued)
     picked = ", ".join(f"x.{quote(field.column)}" for field in valued)
-    sql = (
+    return (
         f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {first}, {picked} "
         f"FROM jsonb_to_recordset(%s::jsonb) AS x({record})"
     )
-    value = _json_text(
-        [{field.column: getattr(row, field.attname) for field in valued} for row in rows]
-    )
-    return sql, value
 
 
 def _fenced_update_sql(
@@ -501,13 +598,19 @@ def _fenced_update_sql(
 ) -> tuple[str, list[Any]]:
     """The UPDATE of the conversation's ``names`` columns that matches only while its log
     is at ``fence``, and its parameters."""
+    fields = [Conversation._meta.get_field(name) for name in names]
+    sql = _fenced_update_text(tuple(names), connection.vendor)
+    return sql, [*_column_values(conversation, fields), conversation.pk, fence]
+
+
+@cache
+def _fenced_update_text(names: tuple[str, ...], vendor: str) -> str:
     quote = connection.ops.quote_name
     meta = Conversation._meta
     fields = [meta.get_field(name) for name in names]
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     key, count = quote(meta.pk.column), quote(meta.get_field("event_count").column)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {key} = %s AND {count} = %s"
-    return sql, [*_column_values(conversation, fields), conversation.pk, fence]
+    return f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {key} = %s AND {count} = %s"
 
 
 # Written with one plain INSERT and one UPDATE naming only these columns: inside the

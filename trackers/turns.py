@@ -42,9 +42,6 @@ logger = logging.getLogger(__name__)
 
 CALLBACK_CHANNEL = "callback"
 
-# Events restored with the snapshot for a turn; the tracker loads more only if it must.
-TURN_WINDOW = 20
-
 Step = Callable[[MessageProcessor, Tracker], TurnResult]
 
 
@@ -83,15 +80,13 @@ def run_turn(
         conversation_locked(sender_id),
     ):
         with stage("restore"):
-            conversation, recent = store.conversation_for_turn(
-                sender_id=sender_id, window=TURN_WINDOW
-            )
+            conversation, recent = store.conversation_for_turn(sender_id=sender_id)
             if conversation is None:
                 if must_exist:
                     raise conversation_not_found()
                 conversation = store.conversation_new(sender_id=sender_id)
             tracker = store.tracker_restore(
-                conversation, context.slot_defaults, window=TURN_WINDOW, recent=recent
+                conversation, context.slot_defaults, window=store.RECENT_EVENTS, recent=recent
             )
         state = None
         if state_before_step:
