@@ -85,15 +85,24 @@ class StateBuilder:
         }
         self.slot_types = {s.name: getattr(s, "type", "text") for s in domain.slots}
         self._domain = domain
+        self._allowed: dict[str, frozenset[str] | None] = {}  # per intent, found once
 
     def used_entities(self, intent: str | None, names: Iterable[str]) -> list[str]:
         """Entity names that count for this intent (``use_entities`` / ``ignore_entities``)."""
         names = list(names)
-        properties = getattr(self._domain, "intent_properties", {})
-        if intent and intent in properties:
-            allowed = set(self._domain.used_entities(intent))
+        if not names:  # most messages: every state of a tracker's walk asks again
+            return names
+        allowed = self._allowed_entities(intent) if intent else None
+        if allowed is not None:
             names = [name for name in names if name.split("#")[0] in allowed]
         return sorted(set(names))
+
+    def _allowed_entities(self, intent: str) -> frozenset[str] | None:
+        if intent not in self._allowed:
+            properties = getattr(self._domain, "intent_properties", {})
+            used = self._domain.used_entities(intent) if intent in properties else None
+            self._allowed[intent] = None if used is None else frozenset(used)
+        return self._allowed[intent]
 
     def states(
         self, events: Sequence[Event], *, rule: bool = False
