@@ -13,6 +13,7 @@ in Redis), the same behind PgBouncer in transaction-pooling mode (10 server conn
 without the peer venv or with ``--skip-rasa``). Loopback only; databases are dropped.
 
     .venv/bin/python bench/slow_actions.py [--duration 20] [--clients 64,32] [--skip-rasa]
+        [--skip-pgbouncer]
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.action_server import start_rasa_sdk  # noqa: E402
 from bench.compare_rasa import PEER, TOKEN, stop, wait_up  # noqa: E402
+from bench.http_load import closed_loop  # noqa: E402
 from bench.pgbouncer import start_pgbouncer  # noqa: E402
 
 BOT = ROOT / "bench" / "slowbot"
@@ -60,19 +61,32 @@ class Run:
     connections: int = 0
     server_cpu: float = 0.0
     action_server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    database_cpu: float = 0.0
+    machine_cpu: float = 0.0
 
 
-def cpu_seconds(group: int) -> float:
-    """CPU time used so far by the processes of a process group (a server and its workers)."""
+def cpu_seconds(group: int | str) -> float:
+    """CPU time used so far by the processes of a process group (a server and its workers),
+    or by the processes of a name (``postgres``: the database server's)."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            text = stat.read_text()
+        except OSError:
             continue  # the process ended meanwhile
-        if int(fields[2]) == group:  # pgrp
+        name, _, rest = text.partition(" (")[2].rpartition(")")
+        fields = rest.split()
+        if (int(fields[2]) if isinstance(group, int) else name) == group:  # pgrp, or name
             total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has used so far (every core, every process)."""
+    busy = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = busy[3] + busy[4]  # idle + iowait
+    return (sum(busy[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -166,30 +180,8 @@ def drive(
 ) -> Run:
     """``groups``: the process groups of the server and of the action server."""
     run = Run(label)
-    lock = threading.Lock()
     done = threading.Event()
     sampler = threading.Thread(target=sample_connections, args=(database, run, done))
-
-    def client(index: int) -> None:
-        session = requests.Session()
-        deadline = time.monotonic() + duration
-        while time.monotonic() < deadline:
-            started = time.perf_counter()
-            try:
-                response = session.post(
-                    f"{base_url}/webhooks/rest/webhook?token={TOKEN}",
-                    json={"sender": f"{label}-{index}", "message": "hello"},
-                    timeout=60,
-                )
-                ok = response.status_code == 200 and ANSWER in response.text
-            except requests.RequestException:
-                ok = False
-            elapsed = time.perf_counter() - started
-            with lock:
-                if ok:
-                    run.latencies.append(elapsed)
-                else:
-                    run.errors += 1
 
     for index in range(clients):  # a first turn each: the conversations exist
         requests.post(
@@ -198,13 +190,24 @@ def drive(
             timeout=60,
         )
     sampler.start()
-    cpu_before = [cpu_seconds(group) for group in groups]
+    cpu_before = [cpu_seconds(group) for group in (*groups, "postgres")]
+    client_before = time.process_time()
+    machine_before = machine_cpu_seconds()
     started = time.monotonic()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
+    load = closed_loop(
+        f"{base_url}/webhooks/rest/webhook?token={TOKEN}",
+        clients,
+        duration,
+        body=lambda index: {"sender": f"{label}-{index}", "message": "hello"},
+        accept=lambda status, answer: status == 200 and ANSWER.encode() in answer,
+    )
+    run.latencies, run.errors = load.latencies, load.errors
     run.seconds = time.monotonic() - started
-    run.server_cpu, run.action_server_cpu = (
-        cpu_seconds(group) - before for group, before in zip(groups, cpu_before, strict=True)
+    run.client_cpu = time.process_time() - client_before
+    run.machine_cpu = machine_cpu_seconds() - machine_before
+    run.server_cpu, run.action_server_cpu, run.database_cpu = (
+        cpu_seconds(group) - before
+        for group, before in zip((*groups, "postgres"), cpu_before, strict=True)
     )
     done.set()
     sampler.join()
@@ -244,7 +247,9 @@ def row(run: Run) -> str:
         f"| {run.label} | {rate:.1f} | {p50:.0f} | {p95:.0f} | {p95 / 1000 / ACTION_SECONDS:.2f} "
         f"| {run.errors} | {run.idle_in_transaction} "
         f"| {run.longest_idle_in_transaction * 1000:.0f} | {run.connections} "
-        f"| {run.server_cpu / turns * 1000:.1f} | {run.action_server_cpu / turns * 1000:.1f} |"
+        f"| {run.server_cpu / turns * 1000:.1f} | {run.action_server_cpu / turns * 1000:.1f} "
+        f"| {run.database_cpu / turns * 1000:.1f} | {run.client_cpu / turns * 1000:.1f} "
+        f"| {run.machine_cpu / turns * 1000:.1f} |"
     )
 
 
@@ -253,6 +258,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--clients", default="64,32", help="client counts, one run each")
     parser.add_argument("--skip-rasa", action="store_true")
+    parser.add_argument("--skip-pgbouncer", action="store_true")
     parser.add_argument("--workers", type=int, default=2, help="convapi's gunicorn workers")
     parser.add_argument("--threads", type=int, default=32, help="threads per worker")
     args = parser.parse_args()
@@ -268,7 +274,7 @@ def main() -> None:
             setups = [
                 ("convapi", PG + CONVAPI_DB, {}),
                 ("convapi via PgBouncer", bouncer.url(CONVAPI_DB), {"CONVAPI_PGBOUNCER": "true"}),
-            ]
+            ][: 1 if args.skip_pgbouncer else 2]
             try:
                 for label, database_url, extra in setups:
                     port = free_port()
@@ -291,9 +297,10 @@ def main() -> None:
     print(
         "| server | turns/s | p50 ms | p95 ms | p95 / action | errors "
         "| idle in transaction >= action | longest idle in transaction ms | max connections "
-        "| server CPU ms / turn | action server CPU ms / turn |"
+        "| server CPU ms / turn | action server CPU ms / turn | PostgreSQL CPU ms / turn "
+        "| clients' CPU ms / turn | machine CPU ms / turn |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
         print(row(run))
     for clients in counts:

@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,7 +32,30 @@ def served_model_choice() -> str | None:
 
     Plain SQL: every request that needs the model asks, and building the ORM query costs
     about twice what the database takes to answer it.
+
+    Being a request's first query, it is also the check of the connection kept from an
+    earlier request, which ``CONN_HEALTH_CHECKS`` would make with a ``SELECT 1`` of its own
+    (a round trip on every request): a kept connection the database dropped (a restart)
+    fails this read, is closed, and the read runs again on a new one.
     """
+    unchecked = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
+    if unchecked:
+        connection.health_check_done = True  # this read is the check
+    try:
+        return _choice_read()
+    except (OperationalError, InterfaceError):
+        if not unchecked:
+            raise
+        connection.close()
+        return _choice_read()
+
+
+def _choice_read() -> str | None:
     with connection.cursor() as cursor:
         cursor.execute(_CHOICE_SQL, [SINGLETON])
         row = cursor.fetchone()

@@ -167,6 +167,7 @@ def conversation_for_turn(*, sender_id: str) -> tuple[Conversation | None, list[
     conversation = _conversation_from_row(row)
     if written is not None and _version(conversation) == written.version:
         conversation.state = written.state
+        conversation._session_texts = written.session_texts
         return conversation, written.recent
     if conversation.state is None:  # matched in SQL, not here: read it all again
         return conversation_get(sender_id=sender_id), None
@@ -256,14 +257,23 @@ RECENT_EVENTS = 20
 _VERSION = ("id", "event_count", "updated", "state_key")
 
 
+# What the session texts kept with written snapshots may add up to in one process: a
+# session's texts are what its action server calls send, so they are kept only for the
+# conversations that call one, and the least recent are forgotten first past this.
+WRITTEN_TEXTS_BYTES = 32 * 1024 * 1024
+
+
 class _Written(NamedTuple):
     version: tuple
     state: dict
     recent: list[Event]
+    session_texts: list[str] | None  # the stored session's events as JSON texts, if known
+    text_bytes: int
 
 
 _written: OrderedDict[tuple[str, str], _Written] = OrderedDict()
 _written_lock = threading.Lock()
+_written_text_bytes = 0
 
 
 def _version(conversation: Conversation) -> tuple:
@@ -279,29 +289,56 @@ def _remember_written(conversation: Conversation, tracker: Tracker) -> None:
     turn in this process (``CONVAPI_WRITTEN_STATES`` conversations, the least recent
     forgotten first): it reads neither back. Only a tracker that holds the whole window
     (a turn's, not an append's) gives them."""
+    global _written_text_bytes
     key = _written_key(conversation.sender_id)
     limit = settings.CONVAPI_WRITTEN_STATES
     held = len(tracker.events) >= min(RECENT_EVENTS, conversation.event_count)
+    texts = _session_texts_known(conversation)
+    size = sum(map(len, texts)) if texts is not None else 0
+    if size > WRITTEN_TEXTS_BYTES // 16:  # one long session may not crowd out the others
+        texts, size = None, 0
     with _written_lock:
-        _written.pop(key, None)
+        _forget_written(key)
         if limit > 0 and held:
             recent = tracker.events[-RECENT_EVENTS:]
-            _written[key] = _Written(_version(conversation), conversation.state, recent)
-            while len(_written) > limit:
-                _written.popitem(last=False)
+            version = _version(conversation)
+            _written[key] = _Written(version, conversation.state, recent, texts, size)
+            _written_text_bytes += size
+            while len(_written) > limit or _written_text_bytes > WRITTEN_TEXTS_BYTES:
+                _forget_written(next(iter(_written)))
+
+
+def _forget_written(key: tuple[str, str]) -> _Written | None:
+    """Take a conversation's entry out (the caller holds ``_written_lock``)."""
+    global _written_text_bytes
+    written = _written.pop(key, None)
+    if written is not None:
+        _written_text_bytes -= written.text_bytes
+    return written
 
 
 def written_forget() -> None:
     """Forget every state this process wrote (their conversations' next turns read them)."""
+    global _written_text_bytes
     with _written_lock:
         _written.clear()
+        _written_text_bytes = 0
 
 
 def _recall_written(sender_id: str) -> _Written | None:
     """What this process wrote last for the conversation, taken out: the turn holding its
     lock uses it, and remembers its own write instead."""
     with _written_lock:
-        return _written.pop(_written_key(sender_id), None)
+        return _forget_written(_written_key(sender_id))
+
+
+def _session_texts_known(conversation: Conversation) -> list[str] | None:
+    """The JSON texts of the conversation's stored session events (after its latest
+    reset), when a turn read them or this process wrote them; None when not known."""
+    texts = conversation.__dict__.get("_session_texts")
+    if texts is None or len(texts) != conversation.event_count - conversation.latest_reset_seq:
+        return None
+    return texts
 
 
 def conversation_ids() -> list[str]:
@@ -394,7 +431,11 @@ def tracker_restore(
         return events_load(conversation, since_seq=conversation.latest_reset_seq)
 
     def load_session_texts() -> list[str]:
-        return event_texts_load(conversation, after_seq=conversation.latest_reset_seq)
+        texts = _session_texts_known(conversation)
+        if texts is None:
+            texts = event_texts_load(conversation, after_seq=conversation.latest_reset_seq)
+            conversation._session_texts = texts  # kept up to date by the turn's writes
+        return list(texts)
 
     if conversation.state and conversation.state_key == slot_layout_key(slot_defaults):
         if recent is None:
@@ -457,6 +498,7 @@ def events_persist(
                 conversation.save(force_insert=True)
         except IntegrityError:  # stored meanwhile by a writer that did not hold the lock
             raise conversation_busy() from None
+    session_texts = _session_texts_known(conversation)
     rows = []
     for event in events:
         seq = conversation.event_count + 1
@@ -476,6 +518,10 @@ def events_persist(
             _update_row(conversation, _SNAPSHOT_COLUMNS, fence=fence)
             _insert_rows(EventRow, _EVENT_COLUMNS, rows)
             _insert_rows(OutboxEvent, _OUTBOX_COLUMNS, outbox)
+    if session_texts is not None:  # the session as stored now: what it was, and these
+        session = conversation.event_count - conversation.latest_reset_seq
+        texts = [*session_texts, *(_json_text(row.data) for row in rows)]
+        conversation._session_texts = texts[len(texts) - session :]
     _remember_written(conversation, tracker)
 
 

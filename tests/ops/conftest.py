@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -37,6 +38,8 @@ class ActionCall:
     action: str
     sender_id: str
     headers: dict[str, str]
+    events: list[dict] = field(default_factory=list)  # the tracker's, as sent
+    token: str | None = None  # the ``token`` of the query
 
 
 @dataclass
@@ -62,7 +65,10 @@ def action_server() -> Iterator[LoopbackActionServer]:
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
             action = body.get("next_action", "")
-            state.calls.append(ActionCall(action, body.get("sender_id", ""), dict(self.headers)))
+            events = (body.get("tracker") or {}).get("events") or []
+            sender = body.get("sender_id", "")
+            token = parse_qs(urlsplit(self.path).query).get("token", [None])[0]
+            state.calls.append(ActionCall(action, sender, dict(self.headers), events, token))
             if action in state.holding:
                 state.released.wait(HOLD_SECONDS)
             status = 500 if action in state.failing else 200

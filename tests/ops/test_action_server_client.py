@@ -1,12 +1,14 @@
-"""The action server client under concurrent turns: each thread calls through a session of
-its own (requests does not promise a shared session is thread-safe), all calls in flight at
-once, each answered."""
+"""The action server client under concurrent turns: every thread calls through the one
+urllib3 pool (documented as thread-safe), all calls in flight at once, each answered with
+its own answer."""
 
 from __future__ import annotations
 
 import threading
 
-from engine.actions.action_server import HttpActionServer
+import pytest
+
+from engine.actions.action_server import ActionServerError, HttpActionServer
 from engine.endpoints import ActionEndpoint
 from tests.jobs.conftest import wait_for
 
@@ -14,18 +16,14 @@ HELD = "action_held"
 THREADS = 8
 
 
-def test_concurrent_calls_each_go_through_their_threads_own_session(action_server):
+def test_concurrent_calls_share_the_client_and_each_gets_its_answer(action_server):
     action_server.holding.add(HELD)
-    client = HttpActionServer(ActionEndpoint(url=action_server.url))
-    sessions: dict[int, object] = {}
-    answers: list[dict] = []
+    client = HttpActionServer(ActionEndpoint(url=action_server.url, token="s3cret"))
+    answers: dict[int, dict] = {}
 
     def turn(number: int) -> None:
-        answers.append(client.call({"next_action": HELD, "sender_id": f"user-{number}"}))
-        sessions[number] = client.session
-        # A second call of the same thread reuses its session (and its open connection).
+        answers[number] = client.call({"next_action": HELD, "sender_id": f"user-{number}"})
         client.call({"next_action": "action_after", "sender_id": f"user-{number}"})
-        assert client.session is sessions[number]
 
     threads = [threading.Thread(target=turn, args=(n,)) for n in range(THREADS)]
     for thread in threads:
@@ -35,11 +33,10 @@ def test_concurrent_calls_each_go_through_their_threads_own_session(action_serve
     action_server.released.set()
     for thread in threads:
         thread.join(timeout=60)
-    assert answers == [{"events": [], "responses": []}] * THREADS
-    assert len({id(session) for session in sessions.values()}) == THREADS
+    assert answers == {n: {"events": [], "responses": []} for n in range(THREADS)}
     senders = {call.sender_id for call in action_server.calls_of("action_after")}
     assert senders == {f"user-{n}" for n in range(THREADS)}
-    assert client.session not in sessions.values()  # this thread's own, made on first use
+    assert {call.token for call in action_server.calls} == {"s3cret"}
 
 
 def test_the_environments_proxy_settings_are_read_once(action_server, monkeypatch):
@@ -51,4 +48,15 @@ def test_the_environments_proxy_settings_are_read_once(action_server, monkeypatc
         "events": [],
         "responses": [],
     }
-    assert client.session.trust_env is False
+    assert action_server.calls_of("action_direct")[0].sender_id == "ann"
+
+
+def test_a_proxy_the_environment_names_is_used(action_server, monkeypatch):
+    """HTTP_PROXY without NO_PROXY: the call goes to the proxy (here: none listening)."""
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = HttpActionServer(ActionEndpoint(url=action_server.url))
+    with pytest.raises(ActionServerError, match="cannot be reached"):
+        client.call({"next_action": "action_proxied", "sender_id": "ann"})
+    assert action_server.calls_of("action_proxied") == []
