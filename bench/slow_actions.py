@@ -7,10 +7,15 @@ bottleneck). 64 clients (then 32), each on its own conversation, send greetings 
 every 50 ms: a turn that kept its transaction open across the action call would show as
 a connection "idle in transaction" for as long as the action takes.
 
-Rows: convapi (gunicorn, 2 workers x 32 threads by default, PostgreSQL, conversation locks
+Rows: convapi (gunicorn, 4 workers x 24 threads by default, PostgreSQL, conversation locks
 in Redis), the same behind PgBouncer in transaction-pooling mode (10 server connections), and Rasa
 3.6.21 (``rasa run``, PostgreSQL tracker store, same bot and action server; skipped
 without the peer venv or with ``--skip-rasa``). Loopback only; databases are dropped.
+
+The clients are coroutines of one thread (``bench/http_load.py``): everything shares two
+cores, and a thread per client costs the server what the clients take. The CPU columns
+say where each turn's CPU went: the server's processes, the action server's, PostgreSQL's,
+this process's (the clients), and the whole machine's.
 
     .venv/bin/python bench/slow_actions.py [--duration 20] [--clients 64,32] [--skip-rasa]
         [--skip-pgbouncer]
@@ -259,8 +264,8 @@ def main() -> None:
     parser.add_argument("--clients", default="64,32", help="client counts, one run each")
     parser.add_argument("--skip-rasa", action="store_true")
     parser.add_argument("--skip-pgbouncer", action="store_true")
-    parser.add_argument("--workers", type=int, default=2, help="convapi's gunicorn workers")
-    parser.add_argument("--threads", type=int, default=32, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=4, help="convapi's gunicorn workers")
+    parser.add_argument("--threads", type=int, default=24, help="threads per worker")
     args = parser.parse_args()
     runs: list[Run] = []
     counts = [int(count) for count in args.clients.split(",")]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import enum
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +45,7 @@ from engine.events import (
     UserUttered,
     event_from_dict,
 )
+from engine.json_text import json_text
 
 ACTION_SESSION_START = "action_session_start"
 SNAPSHOT_VERSION = 1
@@ -257,12 +257,12 @@ class Tracker:
         never parsed and written again: an action server is sent the whole session with
         every call, so this is the part of a call whose cost grows with the conversation."""
         if self._session_start is not None or self._texts_loader is None:
-            return [json.dumps(event.to_dict()) for event in self.session_events()]
+            return [json_text(event.to_dict()) for event in self.session_events()]
         texts = self._texts_loader()
         missing = self._since_reset - len(texts)
         if missing > 0:
             # The store has not persisted our newest events yet: take them from memory.
-            texts += [json.dumps(e.to_dict()) for e in self.events[len(self.events) - missing :]]
+            texts += [json_text(e.to_dict()) for e in self.events[len(self.events) - missing :]]
         return texts
 
     def _change_loop_to(self, name: str | None) -> None:

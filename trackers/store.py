@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any, NamedTuple
 
-import orjson
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.backends.postgresql.psycopg_any import Jsonb
@@ -36,6 +35,7 @@ from engine.events import (
     UserUttered,
     event_from_dict,
 )
+from engine.json_text import json_text
 from engine.session import ACTION_SESSION_START
 from engine.tracker import Tracker
 from jobs.stages import stage
@@ -44,16 +44,6 @@ from trackers.models import Conversation, OutboxEvent
 from trackers.models import Event as EventRow
 
 SlotDefaults = Mapping[str, Any] | None
-
-
-def _json_text(value: Any) -> str:
-    """``json.dumps``'s document, several times faster (orjson), without its spaces; NaN
-    and infinities, which PostgreSQL's jsonb refuses, as null; json for what orjson
-    refuses (integers over 64 bits, numpy floats)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(value)
 
 
 def slot_layout_key(slot_defaults: SlotDefaults) -> str:
@@ -520,7 +510,7 @@ def events_persist(
             _insert_rows(OutboxEvent, _OUTBOX_COLUMNS, outbox)
     if session_texts is not None:  # the session as stored now: what it was, and these
         session = conversation.event_count - conversation.latest_reset_seq
-        texts = [*session_texts, *(_json_text(row.data) for row in rows)]
+        texts = [*session_texts, *(json_text(row.data) for row in rows)]
         conversation._session_texts = texts[len(texts) - session :]
     _remember_written(conversation, tracker)
 
@@ -617,7 +607,7 @@ def _recordset_insert_sql(
     is a single JSON text: per-value literals of a turn's ~70 values were most of the
     client's cost of the write."""
     valued = [model._meta.get_field(name) for name in names[1:]]
-    value = _json_text(
+    value = json_text(
         [{field.column: getattr(row, field.attname) for field in valued} for row in rows]
     )
     return _recordset_insert_text(model, tuple(names), first, connection.vendor), value
@@ -712,9 +702,7 @@ def _column_values(instance: Any, fields: Sequence[Any]) -> list[Any]:
 def _column_value(field: Any, value: Any) -> Any:
     if value is not None and _plain_json(field):  # JSON as the ORM would store it, faster
         return (
-            Jsonb(value, dumps=_json_text)
-            if connection.vendor == "postgresql"
-            else _json_text(value)
+            Jsonb(value, dumps=json_text) if connection.vendor == "postgresql" else json_text(value)
         )
     return field.get_db_prep_save(value, connection)
 

@@ -20,6 +20,7 @@ from engine.actions.base import Action, ActionContext, ActionRejected
 from engine.endpoints import ActionEndpoint
 from engine.errors import EngineError, EventsValidationError
 from engine.events import Event, events_from_dicts
+from engine.json_text import json_text
 from engine.responses import bot_event
 from engine.schema import validate_events
 from engine.tracker import EventVerbosity
@@ -152,12 +153,12 @@ def payload_json(payload: dict) -> bytes:
     tracker = payload.get("tracker")
     events = tracker.get("events") if isinstance(tracker, dict) else None
     if not isinstance(events, EventTexts):
-        return json.dumps(payload).encode()
+        return json_text(payload).encode()
     others = {key: value for key, value in payload.items() if key != "tracker"}
     state = {key: value for key, value in tracker.items() if key != "events"}
     # Both are non-empty objects: each text ends with its closing brace.
-    tracker_text = json.dumps(state)[:-1] + ', "events": [' + ", ".join(events) + "]}"
-    return (json.dumps(others)[:-1] + ', "tracker": ' + tracker_text + "}").encode()
+    tracker_text = json_text(state)[:-1] + ',"events":[' + ",".join(events) + "]}"
+    return (json_text(others)[:-1] + ',"tracker":' + tracker_text + "}").encode()
 
 
 def action_payload(name: str, ctx: ActionContext, *, with_domain: bool = False) -> dict:
