@@ -278,7 +278,8 @@ def _remember_written(conversation: Conversation, tracker: Tracker) -> None:
     """Keep the snapshot just written and the latest events, for this conversation's next
     turn in this process (``CONVAPI_WRITTEN_STATES`` conversations, the least recent
     forgotten first): it reads neither back. Only a tracker that holds the whole window
-    (a turn's, not an append's) gives them."""
+    (a turn's, not an append's) gives them. The session's texts go with them when a turn
+    had them (its action server calls send them), within ``WRITTEN_TEXTS_BYTES``."""
     global _written_text_bytes
     key = _written_key(conversation.sender_id)
     limit = settings.CONVAPI_WRITTEN_STATES

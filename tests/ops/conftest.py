@@ -17,6 +17,7 @@ from django.db import connection
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from serving.holder import assistant_from_model, assistant_set
 from tests.api.conftest import (  # noqa: F401 - fixtures, registered by import
     _no_model_from_settings,
     client,
@@ -25,10 +26,12 @@ from tests.api.conftest import (  # noqa: F401 - fixtures, registered by import
     token_auth,
     trained_initbot,
 )
+from tests.engine.processor_support import formbot_model
 from tests.jobs.conftest import (  # noqa: F401 - fixtures, registered by import
     jobs_env,
     receiver,
 )
+from trackers import store
 
 HOLD_SECONDS = 120  # a held call is released by the test long before this
 
@@ -88,6 +91,19 @@ def action_server() -> Iterator[LoopbackActionServer]:
     yield state
     state.released.set()
     server.shutdown()
+
+
+@pytest.fixture
+def formbot_with_actions(settings, tmp_path, action_server):
+    """formbot served here, its custom actions on the loopback action server; nothing
+    this process wrote before is kept for it (``trackers.store``)."""
+    settings.CONVAPI_AUTH_TOKEN = ""
+    settings.CONVAPI_JWT_SECRET = ""
+    settings.CONVAPI_ENDPOINTS = str(endpoints_file(tmp_path, action_server.url))
+    assistant_set(assistant_from_model(formbot_model()))
+    store.written_forget()
+    yield action_server
+    assistant_set(None)
 
 
 def endpoints_file(folder: Path, url: str) -> Path:

@@ -13,10 +13,8 @@ from engine.actions.action_server import HttpActionServer
 from engine.endpoints import ActionEndpoint
 from jobs.log_context import LogContextFilter, current_request_id, log_context, log_formatter
 from jobs.models import Job
-from serving.holder import assistant_from_model, assistant_set
-from tests.engine.processor_support import formbot_model
 from tests.jobs.conftest import wait_for
-from tests.ops.conftest import endpoints_file, sample
+from tests.ops.conftest import sample
 
 ACTION = "action_set_name"
 
@@ -27,17 +25,6 @@ def logged(caplog) -> pytest.LogCaptureFixture:
     caplog.handler.addFilter(LogContextFilter())
     caplog.set_level(logging.INFO)
     return caplog
-
-
-@pytest.fixture
-def formbot_with_actions(settings, tmp_path, action_server):
-    """formbot served here, its custom actions on the loopback action server."""
-    settings.CONVAPI_AUTH_TOKEN = ""
-    settings.CONVAPI_JWT_SECRET = ""
-    settings.CONVAPI_ENDPOINTS = str(endpoints_file(tmp_path, action_server.url))
-    assistant_set(assistant_from_model(formbot_model()))
-    yield action_server
-    assistant_set(None)
 
 
 def execute(client, sender: str, **headers):

@@ -11,9 +11,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from serving.holder import assistant_from_model, assistant_set
-from tests.engine.processor_support import formbot_model
-from tests.ops.conftest import endpoints_file
 from trackers import store
 from trackers.models import Conversation
 
@@ -21,17 +18,6 @@ pytestmark = pytest.mark.django_db
 
 ACTION = "action_set_name"
 SENDER = "texts"
-
-
-@pytest.fixture
-def formbot_with_actions(settings, tmp_path, action_server):
-    settings.CONVAPI_AUTH_TOKEN = ""
-    settings.CONVAPI_JWT_SECRET = ""
-    settings.CONVAPI_ENDPOINTS = str(endpoints_file(tmp_path, action_server.url))
-    assistant_set(assistant_from_model(formbot_model()))
-    store.written_forget()
-    yield action_server
-    assistant_set(None)
 
 
 def stored_session() -> list[dict]:
