@@ -284,13 +284,14 @@ def _remember_written(conversation: Conversation, tracker: Tracker) -> None:
     key = _written_key(conversation.sender_id)
     limit = settings.CONVAPI_WRITTEN_STATES
     held = len(tracker.events) >= min(RECENT_EVENTS, conversation.event_count)
-    texts = _session_texts_known(conversation)
+    kept = limit > 0 and held
+    texts = _session_texts_known(conversation) if kept else None
     size = sum(map(len, texts)) if texts is not None else 0
     if size > WRITTEN_TEXTS_BYTES // 16:  # one long session may not crowd out the others
         texts, size = None, 0
     with _written_lock:
         _forget_written(key)
-        if limit > 0 and held:
+        if kept:
             recent = tracker.events[-RECENT_EVENTS:]
             version = _version(conversation)
             _written[key] = _Written(version, conversation.state, recent, texts, size)

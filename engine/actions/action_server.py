@@ -121,8 +121,12 @@ def _environment_proxy(url: str) -> str | None:
 
 
 def _answer(status: int, data: bytes) -> dict:
-    text = data.decode("utf-8", errors="replace")
     body = _json_or_none(data)
+    if status == 200:
+        if not isinstance(body, dict):
+            raise ActionServerError("the action server's answer is not a JSON object")
+        return body
+    text = data.decode("utf-8", errors="replace")  # only an error's message shows it
     if status == 400:
         message = body.get("error") if isinstance(body, dict) else None
         raise ActionServerRejection(str(message or text))
@@ -130,11 +134,7 @@ def _answer(status: int, data: bytes) -> dict:
         raise DomainNeeded("the action server needs the domain")
     if status == 404:
         raise ActionNotFound(f"the action server does not define it: {text[:200]}")
-    if status != 200:
-        raise ActionServerError(f"status {status}: {text[:200]}")
-    if not isinstance(body, dict):
-        raise ActionServerError("the action server's answer is not a JSON object")
-    return body
+    raise ActionServerError(f"status {status}: {text[:200]}")
 
 
 def _json_or_none(data: bytes) -> Any:
